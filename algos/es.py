@@ -1,0 +1,114 @@
+"""Evolution strategies: EGGROLL and OpenES are this one algorithm with different noise.
+
+One `update` is one generation: draw the population's noise (counter-based, see
+`algos.noise`), run every member's `episodes_per_member` episodes to their end, shape the
+fitness, estimate the gradient with one contraction, and apply it with an optax optimiser.
+Evaluation uses the mean parameters with no noise.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from algos.config import ESConfig
+from algos.network import Actor, PolicyHead, input_dim
+from algos.noise import NoiseModel, make_noise_model, shape_fitness
+from algos.observations import ObsNorm, preprocess
+from algos.rollout import ActFn, run_episodes
+from envs.core import Env
+
+
+class ESState(struct.PyTreeNode):
+    params: Any
+    opt_state: Any
+    obs_norm: ObsNorm
+    generation: jax.Array
+    noise_key: jax.Array  # base of the counter-based noise keys; fixed for the whole run
+
+
+def make_optimizer(name: str, lr: float, lr_decay: float, weight_decay: float) -> optax.GradientTransformation:
+    schedule = optax.exponential_decay(lr, transition_steps=1, decay_rate=lr_decay) if lr_decay < 1 else lr
+    if name == "sgd":
+        return optax.sgd(schedule)
+    if name == "adamw":
+        return optax.adamw(schedule, weight_decay=weight_decay)
+    return optax.adam(schedule)
+
+
+class EvolutionStrategy:
+    def __init__(self, algo: str, env: Env, config: ESConfig):
+        self.algo, self.env, self.spec, self.config = algo, env, env.spec, config
+        self.head = PolicyHead(self.spec)
+        self.actor = Actor(self.head.action_dim, self.spec.discrete, config.hidden, config.depth, config.activation)
+        self.noise: NoiseModel = make_noise_model(algo, config.pop_size, config.antithetic, config.rank)
+        self.tx = make_optimizer(config.optimizer, config.lr, config.lr_decay, config.weight_decay)
+        self.batch = config.pop_size * config.episodes_per_member
+
+    @property
+    def min_steps_per_update(self) -> int:
+        return self.batch  # every episode lasts at least one step
+
+    def init_params(self, key: jax.Array) -> Any:
+        dummy = jnp.zeros(self.spec.batch_prefix + (input_dim(self.spec, self.config.agent_id),))
+        return self.actor.init(key, dummy)["params"]
+
+    def init(self, key: jax.Array) -> ESState:
+        init_key, noise_key = jax.random.split(key)
+        params = self.init_params(init_key)
+        return ESState(params, self.tx.init(params), ObsNorm.create(self.spec.obs_shape), jnp.asarray(0), noise_key)
+
+    def sigma(self, generation: jax.Array) -> jax.Array:
+        c = self.config
+        return jnp.maximum(c.sigma * c.sigma_decay ** generation.astype(jnp.float32), c.sigma_min)
+
+    def _observe(self, state: ESState, obs: jax.Array) -> jax.Array:
+        return preprocess(self.spec, state.obs_norm, obs, self.config.normalize_obs, self.config.agent_id)
+
+    def population_act(self, state: ESState, noise: dict, sigma: jax.Array) -> ActFn:
+        """Act for the whole (member × episode) batch; each member acts with its own noise."""
+        variables, axes = self.noise.member_variables(state.params, noise, sigma)
+        members, per = self.config.pop_size, self.config.episodes_per_member
+        forward = jax.vmap(self.actor.apply, in_axes=(axes, 0))
+
+        def act(obs, key):
+            x = self._observe(state, obs)
+            out = forward(variables, x.reshape((members, per) + x.shape[1:]))
+            out = jax.tree.map(lambda y: y.reshape((members * per,) + y.shape[2:]), out)
+            return self.head.sample(out, key, self.config.deterministic_policy)
+
+        return act
+
+    def update(self, state: ESState, key: jax.Array) -> tuple[ESState, dict]:
+        c = self.config
+        sigma = self.sigma(state.generation)
+        noise = self.noise.sample(state.noise_key, state.generation, state.params)
+        episodes = run_episodes(self.env, self.population_act(state, noise, sigma), key, self.batch)
+        fitness = episodes.returns.reshape(c.pop_size, c.episodes_per_member).mean(-1)
+        shaped = shape_fitness(fitness, c.fitness_shaping)
+        # The update regenerates the noise from the same counter-based keys rather than keeping
+        # the rollout's copy alive (XLA is free to share the two when memory allows).
+        regenerated = self.noise.sample(state.noise_key, state.generation, state.params)
+        grad = self.noise.gradient(state.params, regenerated, shaped, sigma)
+        neg = jax.tree.map(jnp.negative, grad)  # optax minimises; ES ascends the fitness
+        updates, opt_state = self.tx.update(neg, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        new_state = ESState(params, opt_state, state.obs_norm.merge(episodes.moments), state.generation + 1,
+                            state.noise_key)
+        metrics = {"env_steps": episodes.lengths.sum(), "fitness_mean": fitness.mean(), "fitness_max": fitness.max()}
+        return new_state, metrics
+
+    def eval_act(self, state: ESState) -> ActFn:
+        """The mean policy, no noise, with the evaluation protocol's determinism."""
+
+        def act(obs, key):
+            out = self.actor.apply({"params": state.params}, self._observe(state, obs))
+            return self.head.sample(out, key, self.config.eval_deterministic)
+
+        return act
+
+    def policy_params(self, state: ESState) -> Any:
+        return state.params

@@ -1,0 +1,54 @@
+"""Run a batch of episodes to their first end: ES fitness and evaluation share this one loop.
+
+Every environment of the batch runs one episode; a `lax.while_loop` stops as soon as all have
+ended (or at the task's step limit), so a population that fails early does not pay for 500
+dead steps. Steps taken after an environment's episode ended are masked out and not counted:
+the env-step count is exactly Σ episode lengths.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from algos.observations import Moments
+from envs.core import Env
+
+# act(obs_batch (B, *prefix, *obs), key) -> actions (B, *prefix, *action_shape)
+ActFn = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+class Episodes(struct.PyTreeNode):
+    returns: jax.Array  # (B,) team return of each environment's episode
+    lengths: jax.Array  # (B,) its length in steps
+    moments: Moments  # observations seen on live steps (for observation normalisation)
+
+
+def run_episodes(env: Env, act: ActFn, key: jax.Array, batch: int) -> Episodes:
+    spec = env.spec
+    key, reset_key = jax.random.split(key)
+    obs, state = jax.vmap(env.reset)(jax.random.split(reset_key, batch))
+    step = jax.vmap(env.step)
+
+    def cond(carry):
+        t, _, _, _, alive, _, _, _ = carry
+        return jnp.logical_and(t < spec.max_steps, alive.any())
+
+    def body(carry):
+        t, obs, state, key, alive, returns, lengths, moments = carry
+        key, act_key, step_key = jax.random.split(key, 3)
+        moments = moments.add(obs, alive)
+        action = act(obs, act_key)
+        obs, state, reward, done, _ = step(jax.random.split(step_key, batch), state, action)
+        team_reward = reward.reshape(batch, -1).sum(-1)
+        returns = returns + jnp.where(alive, team_reward, 0.0)
+        lengths = lengths + alive.astype(jnp.int32)
+        alive = jnp.logical_and(alive, jnp.logical_not(done))
+        return t + 1, obs, state, key, alive, returns, lengths, moments
+
+    init = (jnp.asarray(0), obs, state, key, jnp.ones(batch, bool), jnp.zeros(batch),
+            jnp.zeros(batch, jnp.int32), Moments.zeros(spec.obs_shape))
+    _, _, _, _, _, returns, lengths, moments = jax.lax.while_loop(cond, body, init)
+    return Episodes(returns, lengths, moments)

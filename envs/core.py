@@ -1,0 +1,114 @@
+"""The one environment interface: functional, jittable, auto-resetting, with episode stats.
+
+Every source library is adapted to a `RawEnv` (reset + a step that does *not* reset and says
+`terminated` apart from nothing else). `Env` wraps any RawEnv the same way:
+
+    obs, state = env.reset(key)
+    obs, state, reward, done, info = env.step(key, state, action)
+
+`done` is terminated-or-truncated, a scalar per environment (for multi-agent tasks it is the
+team's done; learners broadcast it over the agent axis of `reward`). After a done step `obs` is already the first observation of
+the next episode; `info` carries what learners need across that boundary:
+
+    info["terminated"], info["truncated"]   why the episode ended (bool)
+    info["final_obs"]                       the observation before the reset (bootstrap on truncation)
+    info["episode_done"]                    an episode finished at this step (bool, scalar)
+    info["episode_return"]                  its undiscounted return (team return for multi-agent)
+    info["episode_length"]                  its length in steps
+
+`episode_return`/`episode_length` hold the finished episode's values on the step where
+`episode_done` is true and the running values otherwise.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Protocol
+
+import jax
+import jax.numpy as jnp
+
+from envs.spec import EnvSpec
+
+
+class RawEnv(Protocol):
+    """What an adapter provides: no auto-reset, no time limit, no episode bookkeeping."""
+
+    spec: EnvSpec
+
+    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]: ...
+
+    def step(self, key: jax.Array, state: Any, action: jax.Array) -> tuple[jax.Array, Any, jax.Array, jax.Array]:
+        """Returns (obs, state, reward, terminated); reward has the spec's batch prefix shape."""
+        ...
+
+
+class EnvState(NamedTuple):
+    inner: Any
+    episode_return: jax.Array  # running team return of the current episode
+    episode_length: jax.Array  # steps taken in the current episode
+
+
+def _select(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
+    return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
+
+
+def check_action(spec: EnvSpec, action: jax.Array) -> jax.Array:
+    """Refuse, at trace time, an action whose shape or dtype does not match the spec."""
+    action = jnp.asarray(action)
+    expected = spec.batch_prefix + spec.action_shape
+    if action.shape != expected:
+        raise ValueError(
+            f"{spec.name}: action has shape {action.shape}, expected {expected} "
+            f"({spec.action_space.describe()}"
+            + (f" for each of {spec.num_agents} agents stacked on axis 0" if spec.multi_agent else "")
+            + "). Batch over environments with jax.vmap rather than passing a batch."
+        )
+    if spec.discrete and not jnp.issubdtype(action.dtype, jnp.integer):
+        raise TypeError(f"{spec.name}: discrete action must have an integer dtype, got {action.dtype}")
+    if not spec.discrete and not jnp.issubdtype(action.dtype, jnp.floating):
+        raise TypeError(f"{spec.name}: continuous action must have a floating dtype, got {action.dtype}")
+    return action
+
+
+class Env:
+    """Auto-reset, time limit and episode-return tracking over a RawEnv."""
+
+    def __init__(self, raw: RawEnv):
+        self.raw = raw
+        self.spec: EnvSpec = raw.spec
+
+    def reset(self, key: jax.Array) -> tuple[jax.Array, EnvState]:
+        obs, inner = self.raw.reset(key)
+        zero = jnp.zeros((), jnp.float32)
+        return obs, EnvState(inner, zero, jnp.zeros((), jnp.int32))
+
+    def step(self, key: jax.Array, state: EnvState, action: jax.Array):
+        action = check_action(self.spec, action)
+        key_step, key_reset = jax.random.split(key)
+        obs_next, inner, reward, terminated = self.raw.step(key_step, state.inner, action)
+        reward = reward.astype(jnp.float32)
+        terminated = jnp.asarray(terminated, bool)
+        length = state.episode_length + 1
+        truncated = jnp.logical_and(length >= self.spec.max_steps, jnp.logical_not(terminated))
+        done = jnp.logical_or(terminated, truncated)
+        ep_return = state.episode_return + reward.sum()  # team return: sum over agents
+
+        obs_reset, inner_reset = self.raw.reset(key_reset)
+        obs = _select(done, obs_reset, obs_next)
+        inner = _select(done, inner_reset, inner)
+        new_state = EnvState(
+            inner,
+            jnp.where(done, 0.0, ep_return),
+            jnp.where(done, 0, length),
+        )
+        info = {
+            "terminated": terminated,
+            "truncated": truncated,
+            "final_obs": obs_next,
+            "episode_done": done,
+            "episode_return": ep_return,
+            "episode_length": length,
+        }
+        return obs, new_state, reward, done, info
+
+
+EnvFactory = Callable[..., RawEnv]

@@ -1,0 +1,80 @@
+"""jaxmarl tasks as RawEnvs with agents stacked on a leading axis.
+
+jaxmarl speaks per-agent dicts; we stack them in `env.agents` order so one shared policy can be
+applied to every agent at once. Where agents differ (MPE speaker-listener: observations of 3 vs
+11, actions 3 vs 5), observations are zero-padded at the end to the largest size and the action
+space is the largest Discrete; `spec.valid_actions` says how many actions each agent really has,
+and policies mask logits beyond that, so a padded action is never chosen. Only discrete action
+spaces are supported (the MPE tasks of the `marl` suite are discrete).
+
+We call `step_env` (no reset) and leave resets and the time limit to `envs.core.Env`; MPE
+episodes end only by the time limit, which therefore shows up as `truncated`.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from envs.spec import Discrete, EnvSpec
+
+
+class JaxMARLEnv:
+    def __init__(self, env_id: str, **kwargs):
+        import jaxmarl
+
+        self._env = jaxmarl.make(env_id, **kwargs)
+        self.agents = tuple(self._env.agents)
+        obs_sizes, n_actions = [], []
+        for agent in self.agents:
+            obs_space, act_space = self._env.observation_space(agent), self._env.action_space(agent)
+            if len(obs_space.shape) != 1:
+                raise ValueError(f"{env_id}: agent {agent!r} has observation shape {obs_space.shape}; "
+                                 "only flat (vector) observations can be stacked across agents")
+            if not hasattr(act_space, "n"):
+                raise ValueError(f"{env_id}: agent {agent!r} has a {type(act_space).__name__} action space; "
+                                 "only Discrete action spaces can be padded and shared across agents")
+            obs_sizes.append(int(obs_space.shape[0]))
+            n_actions.append(int(act_space.n))
+        self._obs_sizes = tuple(obs_sizes)
+        self._obs_dim = max(obs_sizes)
+        uniform_actions = len(set(n_actions)) == 1
+        self.spec = EnvSpec(
+            name=env_id,
+            obs_shape=(self._obs_dim,),
+            action_space=Discrete(max(n_actions)),
+            max_steps=int(getattr(self._env, "max_steps", 25)),
+            num_agents=len(self.agents),
+            agent_names=self.agents,
+            valid_actions=() if uniform_actions else tuple(n_actions),
+        )
+
+    def stack(self, per_agent: dict) -> jax.Array:
+        """Per-agent dict -> array stacked on axis 0 (observations zero-padded to the largest)."""
+        rows = []
+        for agent, size in zip(self.agents, self._obs_sizes):
+            x = jnp.asarray(per_agent[agent], jnp.float32)
+            if x.ndim == 1 and size < self._obs_dim:
+                x = jnp.pad(x, (0, self._obs_dim - size))
+            rows.append(x)
+        return jnp.stack(rows)
+
+    def unstack(self, stacked: jax.Array) -> dict:
+        """Array stacked on axis 0 -> per-agent dict (the inverse of `stack` for actions)."""
+        return {agent: stacked[i] for i, agent in enumerate(self.agents)}
+
+    def reset(self, key):
+        obs, state = self._env.reset(key)
+        return self.stack(obs), state
+
+    def step(self, key, state, action):
+        if self.spec.valid_actions:  # a padded action never reaches jaxmarl
+            action = jnp.minimum(action, jnp.asarray(self.spec.valid_actions) - 1)
+        obs, state, rewards, dones, _ = self._env.step_env(key, state, self.unstack(action))
+        reward = jnp.stack([jnp.asarray(rewards[a], jnp.float32) for a in self.agents])
+        # Every MPE episode ends by the time limit, which envs.core.Env reports as truncation;
+        # an environment-side end before the limit is a true termination.
+        steps_left = getattr(state, "step", None)
+        terminated = dones["__all__"]
+        if steps_left is not None:
+            terminated = jnp.logical_and(terminated, steps_left < self.spec.max_steps)
+        return self.stack(obs), state, reward, terminated

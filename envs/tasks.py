@@ -1,0 +1,65 @@
+"""Built-in suites. One `register` call per task; see README "Adding an environment".
+
+Budgets (env steps, every population member's / environment's every step counted):
+- `budget_gpu`: sized for a full run on one GPU. Classic control follows PureJaxRL's PPO budgets
+  scaled up for ES (which needs more samples); MinAtar and brax follow the EGGROLL paper's order
+  of magnitude (tens of millions).
+- `budget_quick`: a CPU smoke-and-learn run of a minute or two per algorithm on 2 cores.
+`random_return`: mean team return of a uniform-random policy over 256 episodes, measured by
+`python -m envs.measure_random` (seed 0); re-run it after changing a task.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+from envs.brax_adapter import BraxEnv
+from envs.gymnax_adapter import GymnaxEnv
+from envs.jaxmarl_adapter import JaxMARLEnv
+from envs.registry import Task, register
+
+M = 1_000_000
+
+# Brax: observation normalisation on for every algorithm (brax observations span very different
+# scales); rewards are dense, so ES uses several episodes per member to cut fitness noise.
+_BRAX_DEFAULTS = {"*": {"normalize_obs": True}}
+
+# --- core16: gymnax --------------------------------------------------------------------------
+for name, gpu, quick, rnd in [
+    ("CartPole-v1", 10 * M, 2 * M, None),
+    ("Acrobot-v1", 10 * M, 1 * M, None),
+    ("MountainCar-v0", 10 * M, 1 * M, None),
+    ("MountainCarContinuous-v0", 10 * M, 1 * M, None),
+    ("Pendulum-v1", 10 * M, 1 * M, None),
+]:
+    register(Task(name, "core16", "gymnax", partial(GymnaxEnv, name), gpu, quick, rnd))
+
+for name, rnd in [
+    ("Asterix-MinAtar", None),
+    ("Breakout-MinAtar", None),
+    ("Freeway-MinAtar", None),
+    ("SpaceInvaders-MinAtar", None),
+]:
+    register(Task(name, "core16", "gymnax", partial(GymnaxEnv, name, flatten_obs=True), 20 * M, 1 * M, rnd,
+                  notes="(10, 10, C) grid flattened to a vector"))
+
+# --- core16: brax ----------------------------------------------------------------------------
+for name, rnd in [
+    ("ant", None),
+    ("halfcheetah", None),
+    ("hopper", None),
+    ("walker2d", None),
+    ("humanoid", None),
+    ("inverted_double_pendulum", None),
+    ("reacher", None),
+]:
+    register(Task(name, "core16", "brax", partial(BraxEnv, name), 50 * M, 1 * M, rnd,
+                  defaults=_BRAX_DEFAULTS, notes="brax positional backend, 1000-step episodes"))
+
+# --- marl: jaxmarl MPE (cooperative) ----------------------------------------------------------
+for name, rnd in [
+    ("MPE_simple_spread_v3", None),
+    ("MPE_simple_reference_v3", None),
+    ("MPE_simple_speaker_listener_v4", None),
+]:
+    register(Task(name, "marl", "jaxmarl", partial(JaxMARLEnv, name), 20 * M, 2 * M, rnd,
+                  notes="agents stacked on axis 0, one shared policy"))

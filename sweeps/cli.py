@@ -1,0 +1,50 @@
+"""`eggroll-bench` — the command-line entry point.
+
+Each subcommand lives in the module that owns its work and exposes `add_parser(subparsers)`,
+which registers the subcommand and sets `func` (args -> exit status). This module only
+assembles them, so adding a command never touches another's code.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# (module, what it provides) in the order `--help` lists them
+SUBCOMMAND_MODULES = (
+    "envs.cli",          # envs
+    "algos.cli",         # train
+    "sweeps.sweep_cli",  # sweep, status
+    "plots.cli",         # plot, paper
+    "benchmarks.cli",    # bench
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eggroll-bench",
+        description="Benchmark EGGROLL, OpenES and PPO on gymnax, brax and jaxmarl tasks.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:  # a real missing dependency inside the module: say so
+                raise
+            continue  # that subcommand is not part of this build
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The results schema (DESIGN.md "Results"): one table, two kinds of row.
+
+`row_type == "eval"`: one row per (trial, seed, evaluation point) — the learning curve.
+`row_type == "final"`: one row per (trial, seed) — the trial's outcome, timing and throughput.
+
+Both kinds share every column; columns that do not apply are empty (NaN / ""). The table
+loads with one `pandas.read_csv(results_dir / "results.csv")`.
+"""
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+COLUMNS: tuple[str, ...] = (
+    "schema_version",  # int, SCHEMA_VERSION when written
+    "row_type",        # "eval" | "final"
+    "sweep",           # sweep name ("" for a lone `eggroll-bench train`)
+    "trial_id",        # stable hash of the resolved trial config (without the seed)
+    "algo",            # eggroll | openes | ppo
+    "env",             # registered task name
+    "suite",           # the task's suite
+    "num_agents",      # 1 for single-agent tasks
+    "seed",            # int
+    "env_steps",       # env steps consumed so far (eval) / in total (final)
+    "updates",         # ES generations or PPO updates so far / in total
+    "return_mean",     # mean evaluation return (team return for multi-agent)
+    "return_std",      # std of evaluation returns over evaluation episodes
+    "wall_s",          # run seconds elapsed at this evaluation point (eval rows; excludes compile)
+    "compile_s",       # seconds spent compiling (final rows)
+    "run_s",           # seconds spent running, compile excluded (final rows)
+    "steps_per_s",     # env_steps / run_s (final rows)
+    "status",          # done | diverged | failed
+    "error",           # error text for failed / diverged trials, else ""
+    "hparams",         # JSON of the resolved hyperparameters (network included)
+    "budget",          # the env-step budget the trial ran to
+    "random_return",   # the task's random-policy return (for normalisation)
+    "versions",        # JSON {"jax": ..., "flax": ..., ...}
+    "device",          # e.g. "cpu (2 cores)" or "NVIDIA H100 80GB HBM3"
+    "timestamp",       # ISO 8601 UTC, when the row was written
+)
+
+STATUSES = ("done", "diverged", "failed")
