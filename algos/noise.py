@@ -157,9 +157,15 @@ class LowRankNoise(NoiseModel):
 
 
 def max_rank(params: Params) -> int:
-    """The largest rank every matrix of `params` admits: min over matrices of min(m, n)."""
+    """The largest meaningful rank: max over matrices of min(m, n).
+
+    A rank above every matrix's min(m, n) perturbs nothing that a smaller rank could not, and is
+    refused. A rank above *some* matrix's min(m, n) (a 4-input first layer, a 2-action head) is
+    allowed: A Bᵀ/√r is still an exact perturbation there, merely of rank min(m, n) — which the
+    paper's search over r ∈ {1, 2, 4} on 1-action Pendulum relies on.
+    """
     flat = traverse_util.flatten_dict(params)
-    return min((min(leaf.shape) for path, leaf in flat.items() if is_matrix(path, leaf)), default=0)
+    return max((min(leaf.shape) for path, leaf in flat.items() if is_matrix(path, leaf)), default=0)
 
 
 def make_noise_model(algo: str, pop_size: int, antithetic: bool, rank: int) -> NoiseModel:

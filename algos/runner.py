@@ -60,8 +60,8 @@ def check_trial(algo: str, algorithm, config: Common, total_steps: int) -> None:
         shapes = jax.eval_shape(algorithm.init_params, jax.random.PRNGKey(0))
         limit = max_rank(shapes)
         if config.rank > limit:
-            raise ConfigError(f"rank={config.rank} exceeds min(m, n)={limit} of the smallest weight matrix; "
-                              f"allowed: 1..{limit}")
+            raise ConfigError(f"rank={config.rank} exceeds min(m, n)={limit} of every weight matrix of this "
+                              f"network (hidden={config.hidden}); allowed: 1..{limit}")
 
 
 @dataclass(frozen=True)

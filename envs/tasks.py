@@ -25,41 +25,41 @@ _BRAX_DEFAULTS = {"*": {"normalize_obs": True}}
 
 # --- core16: gymnax --------------------------------------------------------------------------
 for name, gpu, quick, rnd in [
-    ("CartPole-v1", 10 * M, 2 * M, None),
-    ("Acrobot-v1", 10 * M, 1 * M, None),
-    ("MountainCar-v0", 10 * M, 1 * M, None),
-    ("MountainCarContinuous-v0", 10 * M, 1 * M, None),
-    ("Pendulum-v1", 10 * M, 1 * M, None),
+    ("CartPole-v1", 10 * M, 2 * M, 23.512),
+    ("Acrobot-v1", 10 * M, 1 * M, -498.824),
+    ("MountainCar-v0", 10 * M, 1 * M, -200.0),
+    ("MountainCarContinuous-v0", 10 * M, 1 * M, -33.363),
+    ("Pendulum-v1", 10 * M, 1 * M, -1253.436),
 ]:
     register(Task(name, "core16", "gymnax", partial(GymnaxEnv, name), gpu, quick, rnd))
 
 for name, rnd in [
-    ("Asterix-MinAtar", None),
-    ("Breakout-MinAtar", None),
-    ("Freeway-MinAtar", None),
-    ("SpaceInvaders-MinAtar", None),
+    ("Asterix-MinAtar", 0.461),
+    ("Breakout-MinAtar", 0.418),
+    ("Freeway-MinAtar", 0.379),
+    ("SpaceInvaders-MinAtar", 4.137),
 ]:
     register(Task(name, "core16", "gymnax", partial(GymnaxEnv, name, flatten_obs=True), 20 * M, 1 * M, rnd,
                   notes="(10, 10, C) grid flattened to a vector"))
 
 # --- core16: brax ----------------------------------------------------------------------------
 for name, rnd in [
-    ("ant", None),
-    ("halfcheetah", None),
-    ("hopper", None),
-    ("walker2d", None),
-    ("humanoid", None),
-    ("inverted_double_pendulum", None),
-    ("reacher", None),
+    ("ant", -169.88),
+    ("halfcheetah", -103.599),
+    ("hopper", 110.109),
+    ("walker2d", 268.273),
+    ("humanoid", 424.148),
+    ("inverted_double_pendulum", 497.227),
+    ("reacher", -830.462),
 ]:
     register(Task(name, "core16", "brax", partial(BraxEnv, name), 50 * M, 1 * M, rnd,
                   defaults=_BRAX_DEFAULTS, notes="brax positional backend, 1000-step episodes"))
 
 # --- marl: jaxmarl MPE (cooperative) ----------------------------------------------------------
 for name, rnd in [
-    ("MPE_simple_spread_v3", None),
-    ("MPE_simple_reference_v3", None),
-    ("MPE_simple_speaker_listener_v4", None),
+    ("MPE_simple_spread_v3", -80.158),
+    ("MPE_simple_reference_v3", -56.705),
+    ("MPE_simple_speaker_listener_v4", -76.288),
 ]:
     register(Task(name, "marl", "jaxmarl", partial(JaxMARLEnv, name), 20 * M, 2 * M, rnd,
                   notes="agents stacked on axis 0, one shared policy"))

@@ -1,0 +1,118 @@
+"""The one runner: exact env-step accounting, determinism, divergence, bad input before compiling."""
+from __future__ import annotations
+
+import math
+import time
+
+import jax
+import numpy as np
+import pytest
+
+import envs
+from algos.config import ConfigError, build
+from algos.es import EvolutionStrategy
+from algos.runner import train
+
+TINY_ES = {"pop_size": 8, "hidden": 16, "eval_every": 2, "eval_episodes": 4}
+TINY_PPO = {"num_envs": 4, "num_steps": 32, "hidden": 16, "eval_every": 2, "eval_episodes": 4}
+
+
+def test_es_env_steps_are_the_sum_of_episode_lengths():
+    """CartPole pays 1 per step, so a member's return *is* its episode length: an independent count."""
+    es = EvolutionStrategy("openes", envs.make("CartPole-v1"),
+                           build("openes", {"pop_size": 8, "hidden": 16, "fitness_shaping": "none"}))
+    state = es.init(jax.random.PRNGKey(0))
+    update = jax.jit(es.update)
+    for i in range(3):
+        state, metrics = update(state, jax.random.PRNGKey(i))
+        assert int(metrics["env_steps"]) == round(float(metrics["fitness_mean"]) * 8)
+        assert int(metrics["env_steps"]) >= 8  # every episode lasts at least one step
+
+
+@pytest.mark.parametrize("algo", ["openes", "ppo"])
+def test_runner_stops_each_seed_at_the_first_update_reaching_the_budget(algo):
+    overrides = dict(TINY_ES if algo != "ppo" else TINY_PPO, eval_every=1)
+    budget = 3000
+    result = train(algo, "CartPole-v1", [0, 1], overrides, total_steps=budget, progress=False)
+    for seed in result.seeds:
+        steps = [e.env_steps for e in seed.evals]
+        assert steps == sorted(steps) and len(set(steps)) == len(steps)  # one eval per update, increasing
+        assert seed.env_steps == steps[-1] >= budget > steps[-2]
+        assert [e.updates for e in seed.evals] == list(range(1, len(steps) + 1))
+        if algo == "ppo":  # fixed batch: updates × envs × steps, exactly
+            batch = overrides["num_envs"] * overrides["num_steps"]
+            assert seed.updates == math.ceil(budget / batch) and seed.env_steps == seed.updates * batch
+    assert result.steps_per_s == pytest.approx(sum(s.env_steps for s in result.seeds) / result.run_s)
+
+
+@pytest.mark.parametrize("algo", ["eggroll", "ppo"])
+def test_same_seed_gives_bit_identical_results(algo):
+    overrides = TINY_ES if algo != "ppo" else TINY_PPO
+    a = train(algo, "CartPole-v1", [3, 4], overrides, total_steps=3000, progress=False)
+    b = train(algo, "CartPole-v1", [3, 4], overrides, total_steps=3000, progress=False)
+    strip = lambda r: [(s.seed, s.env_steps, [(e.env_steps, e.return_mean, e.return_std) for e in s.evals]) for s in r.seeds]
+    assert strip(a) == strip(b)
+    assert strip(a)[0][1:] != strip(a)[1][1:]  # and different seeds differ
+
+
+def test_diverging_run_is_stopped_and_recorded():
+    result = train("openes", "CartPole-v1", [0], {**TINY_ES, "optimizer": "sgd", "lr": 1e38,
+                                                  "fitness_shaping": "none"}, total_steps=50_000, progress=False)
+    seed = result.seeds[0]
+    assert seed.status == "diverged" and "non-finite" in seed.error
+    assert seed.env_steps < 50_000  # stopped early, not run to the budget
+
+
+@pytest.mark.parametrize("algo,overrides,field", [
+    ("eggroll", {"pop_size": 9}, "pop_size must be even"),
+    ("eggroll", {"rank": 0}, "rank must be >= 1"),
+    ("eggroll", {"rank": 17, "hidden": 16}, r"rank=17 exceeds .* allowed: 1\.\.16"),
+    ("openes", {"sigma": 0.0}, "sigma must be > 0"),
+    ("openes", {"pop_size": 1, "antithetic": False}, "pop_size must be >= 2"),
+    ("openes", {"popsize": 8}, r"unknown openes hyperparameter 'popsize'.*Did you mean 'pop_size'"),
+    ("ppo", {"lr": "fast"}, "lr: expected float"),
+    ("ppo", {"anneal_lr": "maybe"}, "anneal_lr: expected a boolean"),
+    ("ppo", {"activation": "sigmoid"}, "activation: 'sigmoid' is not one of tanh, relu"),
+    ("ppo", {"num_minibatches": 3}, "must divide"),
+])
+def test_bad_config_is_refused_before_compiling(algo, overrides, field):
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=field):
+        train(algo, "CartPole-v1", [0], overrides, total_steps=100_000, progress=False)
+    assert time.perf_counter() - start < 5, "the error must come before any compilation"
+
+
+@pytest.mark.parametrize("algo,overrides", [("ppo", {}), ("openes", {"pop_size": 64})])
+def test_budget_smaller_than_one_update_is_refused(algo, overrides):
+    with pytest.raises(ConfigError, match="smaller than one update"):
+        train(algo, "CartPole-v1", [0], overrides, total_steps=10, progress=False)
+
+
+def test_train_cli_writes_rows_in_the_results_schema(tmp_path, capsys):
+    import pandas as pd
+
+    from sweeps.cli import main
+    from sweeps.schema import COLUMNS
+
+    argv = ["train", "--algo", "eggroll", "--env", "CartPole-v1", "--seeds", "2", "--steps", "2000", "--quiet",
+            "--out", str(tmp_path)]
+    for key, value in TINY_ES.items():
+        argv += ["--set", f"{key}={value}"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "eggroll on CartPole-v1: final return" in out and "env steps/s" in out
+    df = pd.read_csv(tmp_path / "results.csv")
+    assert set(COLUMNS) <= set(df.columns)
+    final = df[df.row_type == "final"]
+    assert sorted(final.seed) == [0, 1] and (final.status == "done").all()
+    assert (final.env_steps >= 2000).all() and (final.steps_per_s > 0).all() and (final.compile_s > 0).all()
+    assert (df[df.row_type == "eval"].groupby("seed").size() >= 1).all()
+
+
+def test_train_cli_bad_input_exits_2_with_the_field_named(capsys):
+    from sweeps.cli import main
+
+    assert main(["train", "--algo", "eggroll", "--env", "CartPole-v1", "--set", "sigma=-1"]) == 2
+    assert "sigma must be > 0" in capsys.readouterr().err
+    assert main(["train", "--algo", "ppo", "--env", "Cartpole", "--steps", "5000"]) == 2
+    assert "Did you mean 'CartPole-v1'" in capsys.readouterr().err
