@@ -1,0 +1,165 @@
+"""Learning-curve figures: per-task return curves (single- and multi-agent) and the paper-style
+PPO-normalised curve averaged over tasks.
+
+Each builder returns a matplotlib Figure, or a string saying why it cannot be drawn.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from plots import style  # first: selects the headless Agg backend
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
+from plots.load import algo_order, task_order
+from plots.stats import ppo_reference, sem, t_interval
+from plots.tidy import Tables, common_grid, curve_band, seed_matrix
+
+X_LABELS = {"env_steps": "environment steps", "wall_s": "wall-clock (s), compile excluded"}
+X_TITLES = {"env_steps": "environment steps", "wall_s": "wall-clock time"}
+
+
+def _agents_filter(df: pd.DataFrame, multi_agent: bool) -> pd.DataFrame:
+    return df[df["num_agents"] > 1] if multi_agent else df[df["num_agents"] <= 1]
+
+
+def curves_figure(tables: Tables, x: str, multi_agent: bool = False):
+    """Evaluation return vs `x` ("env_steps" or "wall_s"), one panel per task, mean and 95% CI."""
+    kind = "multi-agent" if multi_agent else "single-agent"
+    evals = _agents_filter(tables.selected_evals, multi_agent)
+    finals = _agents_filter(tables.selected_finals, multi_agent)
+    if finals.empty:
+        return f"no {kind} results"
+    if evals.empty:
+        return f"no evaluation rows for {kind} tasks (only final rows)"
+    algos = algo_order(tables.finals["algo"].unique())
+    tasks = task_order(finals["env"])
+    fig, axes = style.panel_grid(len(tasks), ncols=3 if multi_agent else 4)
+    notes, clipped = [], False
+    for ax, task in zip(axes, tasks):
+        style.panel_title(ax, task)
+        ev = evals[evals["env"] == task]
+        ev = ev[np.isfinite(ev[x])]
+        missing = [a for a in algos if a not in set(ev["algo"])]
+        no_curve = [a for a in missing if a in set(finals.loc[finals["env"] == task, "algo"])]
+        if ev.empty:
+            style.mark_missing(ax, f"no {X_TITLES[x]} recorded in evaluation rows")
+            notes.append(f"{task}: no evaluation rows with {x}")
+            continue
+        clipped |= _draw_curves(ax, ev, x, [a for a in algos if a not in missing])
+        if missing:
+            text = "no " + ", ".join(style.label(a) for a in missing)
+            ax.text(0.98, 0.03, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+                    color=style.NOTE_COLOUR, style="italic")
+            absent = [style.label(a) for a in missing if a not in no_curve]
+            if absent:
+                notes.append(f"{task}: no results for {', '.join(absent)}")
+            if no_curve:
+                notes.append(f"{task}: {', '.join(style.label(a) for a in no_curve)} ran without evaluation "
+                             "rows (final results only), so no curve")
+        if x == "env_steps":
+            ax.xaxis.set_major_formatter(style.steps_formatter())
+        ax.set_xlim(left=0)
+    ylabel = "team return (evaluation)" if multi_agent else "evaluation return"
+    fig.supxlabel(X_LABELS[x])
+    fig.supylabel(ylabel)
+    fig.suptitle(f"{'Multi-agent' if multi_agent else 'Per-task'} return vs {X_TITLES[x]} "
+                 "(mean and 95% CI over seeds)")
+    style.algo_legend(fig, algos)
+    style.footnote(fig, notes + ["Each seed's curve is interpolated onto a common grid per task before "
+                                 "averaging (ES seeds evaluate at different env steps); band: 95% t-interval"
+                                 + (" (with few seeds it is wide: the y axis spans the seeds' returns and "
+                                    "clips the band)." if clipped else ".")])
+    return fig
+
+
+def _draw_curves(ax, ev: pd.DataFrame, x: str, algos: list[str]) -> bool:
+    """One panel's mean curves and bands; True when a band reaches past the y limits."""
+    grid = common_grid(ev, x)
+    values, clipped = [], False
+    for algo in algos:
+        matrix = seed_matrix(ev[ev["algo"] == algo], x, grid)
+        band = curve_band(matrix)
+        ax.plot(grid, band["mean"], color=style.colour(algo), lw=2, label=style.label(algo))
+        ax.fill_between(grid, band["lo"], band["hi"], color=style.colour(algo), alpha=0.2, lw=0)
+        data = matrix[np.isfinite(matrix)]
+        values.append(data)
+        if data.size and np.isfinite(band["lo"]).any():
+            clipped |= bool(np.nanmin(band["lo"]) < data.min() or np.nanmax(band["hi"]) > data.max())
+    _limit_to_data(ax, np.concatenate(values) if values else np.empty(0))
+    return clipped
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _limit_to_data(ax, values: np.ndarray) -> None:
+    """y limits from the seeds' own returns: a t-interval over 2-3 seeds can be ten times wider
+    than the returns themselves and would flatten every curve."""
+    if values.size:
+        lo, hi = float(values.min()), float(values.max())
+        pad = 0.08 * (hi - lo) if hi > lo else max(1.0, 0.1 * abs(hi))
+        ax.set_ylim(lo - pad, hi + pad)
+
+
+def paper_curve_figure(tables: Tables):
+    """The paper's style: R / R_PPO, mean ± SEM over seeds, averaged over tasks, vs env steps.
+
+    Per task and grid point: mean and SEM over seeds of R / R_PPO. Across tasks: the mean of the
+    task means, with SEM sqrt(sum of task SEM²) / T (tasks independent). Tasks with R_PPO <= 0
+    are left out, as a ratio to a non-positive return has no meaning. When the tasks' budgets
+    differ the x axis is the fraction of each task's budget, so tasks line up at their end.
+    """
+    finals = _agents_filter(tables.selected_finals, False)
+    evals = _agents_filter(tables.selected_evals, False)
+    if evals.empty:
+        return "no single-agent evaluation rows"
+    ref = ppo_reference(finals)
+    notes = []
+    no_ppo = task_order(set(finals["env"]) - set(ref.index))
+    if no_ppo:
+        notes.append(f"no PPO reference: {', '.join(no_ppo)}")
+    bad = task_order(ref.index[~(ref > 0)])
+    if bad:
+        notes.append(f"left out, R_PPO <= 0 so R / R_PPO is undefined: {', '.join(bad)}")
+    tasks = task_order(ref.index[ref > 0])
+    if not tasks:
+        return "no task has a positive PPO reference return (R / R_PPO undefined)"
+    budgets = finals[finals["env"].isin(tasks)].groupby("env")["budget"].max()
+    same_budget = budgets.nunique() == 1 and np.isfinite(budgets).all()
+    ev = evals[evals["env"].isin(tasks)].copy()
+    if same_budget:
+        x, xlabel, grid = "env_steps", "environment steps", common_grid(ev, "env_steps")
+    else:
+        ev["budget_frac"] = ev["env_steps"] / ev["env"].map(budgets)
+        x, xlabel, grid = "budget_frac", "fraction of the task's env-step budget", np.linspace(0, 1, 101)
+        notes.append("tasks have different env-step budgets: x is the fraction of each task's budget")
+    algos = algo_order(ev["algo"].unique())
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    for algo in algos:
+        means, sems, used = [], [], []
+        for task in tasks:
+            m = seed_matrix(ev[(ev["algo"] == algo) & (ev["env"] == task)], x, grid) / ref[task]
+            if m.shape[0]:
+                means.append(t_interval(m, axis=0)[0])  # NaN-aware mean, NaN where no seed has data
+                sems.append(sem(m, axis=0))
+                used.append(task)
+        if not used:
+            continue
+        means, sems = np.array(means), np.array(sems)
+        # average only where every task of this algorithm has data, so the mix never changes
+        mean = means.mean(axis=0)
+        err = np.sqrt(np.sum(sems ** 2, axis=0)) / len(used)
+        ax.plot(grid, mean, color=style.colour(algo), lw=2, label=f"{style.label(algo)} ({_plural(len(used), 'task')})")
+        ax.fill_between(grid, mean - err, mean + err, color=style.colour(algo), alpha=0.2, lw=0)
+    ax.axhline(1.0, color="#333333", ls="--", lw=1)
+    ax.text(0.01, 1.0, " PPO final return", transform=ax.get_yaxis_transform(), va="bottom", fontsize=9)
+    if x == "env_steps":
+        ax.xaxis.set_major_formatter(style.steps_formatter())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("return / PPO final return")
+    ax.set_title(f"Paper style: R / R_PPO averaged over {_plural(len(tasks), 'task')} (mean ± SEM over seeds)")
+    ax.legend(loc="lower right")
+    style.footnote(fig, notes + ["R_PPO: mean over PPO seeds of the final evaluation return; "
+                                 "SEM of the task average: sqrt(sum of per-task SEM²) / tasks."])
+    return fig

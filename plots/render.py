@@ -1,0 +1,77 @@
+"""Render every figure and the summary table from one results directory."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from plots import style
+from plots.figures import curves_figure, paper_curve_figure
+from plots.figures_scores import scores_figure
+from plots.figures_systems import multiagent_time_figure, throughput_figure, training_time_figure
+from plots.load import describe_gaps, load_results, results_path
+from plots.summary import write_summary
+from plots.tidy import Tables, build_tables
+
+STYLES = ("robust", "paper")
+INFERENCE_FILE = "inference.csv"
+
+
+@dataclass
+class Rendered:
+    outputs: dict[str, list[Path] | str]  # figure name -> written files, or why it was skipped
+    notes: list[str] = field(default_factory=list)  # gaps in the data the figures show as missing
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return {k: v for k, v in self.outputs.items() if isinstance(v, str) and v.startswith("error:")}
+
+
+def _builders(tables: Tables, style_name: str, inference: Path | None, out: Path) -> list[tuple[str, Callable]]:
+    """(name, build): build returns a Figure, a skip reason (str), or the paths it wrote."""
+    builders = [
+        ("curves_env_steps", lambda: curves_figure(tables, "env_steps")),
+        ("curves_wall_clock", lambda: curves_figure(tables, "wall_s")),
+        ("normalised_scores", lambda: scores_figure(tables)),
+    ]
+    if style_name == "paper":
+        builders.append(("paper_normalised_curve", lambda: paper_curve_figure(tables)))
+    return builders + [
+        ("training_time", lambda: training_time_figure(tables)),
+        ("throughput_scaling", lambda: throughput_figure(tables, inference)),
+        ("multiagent_curves_env_steps", lambda: curves_figure(tables, "env_steps", multi_agent=True)),
+        ("multiagent_curves_wall_clock", lambda: curves_figure(tables, "wall_s", multi_agent=True)),
+        ("multiagent_time", lambda: multiagent_time_figure(tables)),
+        ("summary", lambda: write_summary(tables, out)),
+    ]
+
+
+def render(results_dir: str | Path, out_dir: str | Path | None = None, style_name: str = "robust",
+           inference: str | Path | None = None) -> Rendered:
+    """Load, draw every figure that the data allows, write the summary. Raises `ResultsError`
+    when the directory holds no plottable results at all."""
+    if style_name not in STYLES:
+        raise ValueError(f"unknown style {style_name!r}; choose one of {', '.join(STYLES)}")
+    source = results_path(results_dir)
+    rows = load_results(source)
+    tables = build_tables(rows)
+    out = Path(out_dir) if out_dir is not None else source.parent / "figures"
+    inference = Path(inference) if inference is not None else source.parent / INFERENCE_FILE
+    style.set_theme()
+    outputs: dict[str, list[Path] | str] = {}
+    for name, build in _builders(tables, style_name, inference, out):
+        try:
+            made = build()
+            outputs[name] = made if isinstance(made, (str, list)) else style.save(made, out, name)
+        except Exception as err:  # one broken figure must not cost the others
+            style.plt.close("all")
+            outputs[name] = f"error: {type(err).__name__}: {err}"
+    return Rendered(outputs, describe_gaps(rows) + tables.notes)
+
+
+def render_all(results_dir: str | Path, out_dir: str | Path | None = None, style: str = "robust",
+               inference: str | Path | None = None) -> dict[str, list[Path] | str]:
+    """Figure name -> written paths (PNG and PDF; CSV and Markdown for "summary"), or the reason
+    it was skipped. Default `out_dir`: RESULTS_DIR/figures; default inference ceiling:
+    RESULTS_DIR/inference.csv when present."""
+    return render(results_dir, out_dir, style, inference).outputs

@@ -1,0 +1,147 @@
+"""Statistics for the figures: PPO-normalised scores, IQM, confidence intervals.
+
+Definitions (also in the README of the figures):
+- Final return R of a seed: its last evaluation (largest env_steps), or the final row's
+  `return_mean` when the seed has no evaluation rows.
+- PPO reference R_PPO of a task: the mean over PPO seeds of their final return R.
+- Random return R_random: the task's `random_return` column (uniform-random policy).
+- Normalised score of a seed: (R − R_random) / (R_PPO − R_random): 0 = random, 1 = PPO.
+  Undefined (the task is reported as missing) with no PPO, no random return, or R_PPO <= R_random.
+- Aggregates over tasks: IQM (mean of the middle 50% of the pooled seed scores, scipy's
+  `trim_mean(x, 0.25)`) and mean (of the per-task means, every task weighted equally), each with
+  a stratified-bootstrap 95% percentile CI (rliable, Agarwal et al. 2021): every replicate
+  resamples the seeds of each task independently, with replacement, keeping each task's count.
+- Over seeds within one task (curves, per-task points): mean with a 95% Student-t interval,
+  which, unlike a bootstrap, does not shrink to nothing with the 3-5 seeds a sweep usually has.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _sps  # scipy ships with jax; used only for Student-t quantiles
+
+BOOTSTRAP_REPS = 10_000
+BOOTSTRAP_SEED = 0  # fixed, so a figure re-rendered from the same results is identical
+
+
+@dataclass(frozen=True)
+class Interval:
+    point: float
+    lo: float
+    hi: float
+
+
+def iqm(x: np.ndarray | Sequence[float], axis: int = -1) -> np.ndarray | float:
+    """Interquartile mean along `axis`: drop int(0.25·n) lowest and highest, average the rest."""
+    x = np.sort(np.asarray(x, dtype=float), axis=axis)
+    n = x.shape[axis]
+    cut = int(0.25 * n)
+    return np.take(x, np.arange(cut, n - cut), axis=axis).mean(axis=axis)
+
+
+def aggregate_iqm(per_task: Sequence[np.ndarray]) -> np.ndarray | float:
+    """IQM of all tasks' seed scores pooled (last axis = seeds)."""
+    return iqm(np.concatenate([np.asarray(t, dtype=float) for t in per_task], axis=-1), axis=-1)
+
+
+def aggregate_mean(per_task: Sequence[np.ndarray]) -> np.ndarray | float:
+    """Mean over tasks of each task's mean over seeds (last axis = seeds)."""
+    return np.mean([np.asarray(t, dtype=float).mean(axis=-1) for t in per_task], axis=0)
+
+
+def stratified_bootstrap_ci(per_task: Sequence[np.ndarray | Sequence[float]],
+                            statistic: Callable[[Sequence[np.ndarray]], np.ndarray | float],
+                            reps: int = BOOTSTRAP_REPS, confidence: float = 0.95,
+                            seed: int = BOOTSTRAP_SEED) -> Interval:
+    """Point estimate and percentile CI of `statistic` over per-task seed scores.
+
+    `statistic` takes a list of arrays whose last axis is seeds (one per task) and reduces that
+    axis; it is called once on the data and once, vectorised, on (reps, n_seeds) resamples.
+    """
+    tasks = [np.asarray(t, dtype=float) for t in per_task]
+    tasks = [t[np.isfinite(t)] for t in tasks]
+    tasks = [t for t in tasks if t.size]
+    if not tasks:
+        return Interval(np.nan, np.nan, np.nan)
+    rng = np.random.default_rng(seed)
+    samples = [t[rng.integers(0, t.size, size=(reps, t.size))] for t in tasks]
+    boot = np.asarray(statistic(samples), dtype=float)
+    alpha = (1 - confidence) / 2
+    lo, hi = np.percentile(boot, [100 * alpha, 100 * (1 - alpha)])
+    return Interval(float(statistic(tasks)), float(lo), float(hi))
+
+
+def t_interval(values: np.ndarray, axis: int = 0, confidence: float = 0.95):
+    """Mean, lower, upper and count along `axis`, ignoring NaN; no interval (lo = hi = mean) for n < 2."""
+    values = np.asarray(values, dtype=float)
+    n = np.sum(np.isfinite(values), axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = np.nansum(values, axis=axis)
+        mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+        dev = np.where(np.isfinite(values), values - np.expand_dims(mean, axis), 0.0)
+        sd = np.sqrt(np.sum(dev ** 2, axis=axis) / np.maximum(n - 1, 1))
+        half = np.where(n > 1, _sps.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(n), 0.0)
+    return mean, mean - half, mean + half, n
+
+
+def sem(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Standard error of the mean along `axis`, ignoring NaN (0 for a single value)."""
+    values = np.asarray(values, dtype=float)
+    n = np.sum(np.isfinite(values), axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: handled by n below
+        sd = np.nanstd(values, axis=axis, ddof=1) if values.size else np.nan
+        return np.where(n > 1, sd / np.sqrt(np.maximum(n, 1)), 0.0)
+
+
+def ppo_reference(finals: pd.DataFrame) -> pd.Series:
+    """R_PPO per task: the mean over PPO seeds of the final return (NaN-free seeds only)."""
+    ppo = finals[(finals["algo"] == "ppo") & np.isfinite(finals["final_return"])]
+    return ppo.groupby("env")["final_return"].mean()
+
+
+def random_returns(finals: pd.DataFrame) -> pd.Series:
+    """R_random per task: the `random_return` recorded with its rows (first non-empty value)."""
+    return finals.dropna(subset=["random_return"]).groupby("env")["random_return"].first()
+
+
+def normalised_scores(finals: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Per-seed PPO-normalised scores, and the tasks whose score is undefined with the reason.
+
+    `finals` has one row per (algo, env, seed) with `final_return` and `random_return`.
+    Returns `finals` restricted to defined tasks with a `score` column added.
+    """
+    ref = ppo_reference(finals)
+    rnd = random_returns(finals)
+    missing: dict[str, str] = {}
+    for env in sorted(finals["env"].unique()):
+        if env not in ref.index:
+            missing[env] = "no PPO reference"
+        elif env not in rnd.index:
+            missing[env] = "no random-policy return"
+        elif not ref[env] > rnd[env]:
+            missing[env] = f"PPO ({ref[env]:.3g}) not above random ({rnd[env]:.3g})"
+    out = finals[~finals["env"].isin(list(missing)) & np.isfinite(finals["final_return"])].copy()
+    r_ppo = out["env"].map(ref)
+    r_rnd = out["env"].map(rnd)
+    out["r_ppo"] = r_ppo
+    out["r_random"] = r_rnd
+    out["score"] = (out["final_return"] - r_rnd) / (r_ppo - r_rnd)
+    return out, missing
+
+
+def aggregate_scores(scores: pd.DataFrame, reps: int = BOOTSTRAP_REPS,
+                     seed: int = BOOTSTRAP_SEED) -> pd.DataFrame:
+    """Per algorithm: IQM and mean of normalised scores over tasks, with stratified-bootstrap CIs."""
+    rows = []
+    for algo, rows_a in scores.groupby("algo", sort=False):
+        per_task = [g["score"].to_numpy() for _, g in rows_a.groupby("env")]
+        for name, fn in (("IQM", aggregate_iqm), ("mean", aggregate_mean)):
+            ci = stratified_bootstrap_ci(per_task, fn, reps=reps, seed=seed)
+            rows.append({"algo": algo, "metric": name, "point": ci.point, "lo": ci.lo, "hi": ci.hi,
+                         "tasks": len(per_task)})
+    return pd.DataFrame(rows, columns=["algo", "metric", "point", "lo", "hi", "tasks"])

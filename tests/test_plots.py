@@ -1,0 +1,287 @@
+"""Figures and summary table from a small synthetic results set, and bad-input messages."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from plots.cli import add_parser
+from plots.load import ResultsError, describe_gaps, load_results
+from plots.render import render
+from sweeps.schema import COLUMNS, SCHEMA_VERSION
+
+# task -> (num_agents, random_return, algos, final return per algo)
+TASKS = {
+    "CartPole-v1": (1, 20.0, ("eggroll", "openes", "ppo"), {"eggroll": 420.0, "openes": 380.0, "ppo": 500.0}),
+    "Pendulum-v1": (1, -1200.0, ("eggroll", "openes", "ppo"),
+                    {"eggroll": -400.0, "openes": -600.0, "ppo": -200.0}),
+    "Freeway-MinAtar": (1, 0.0, ("eggroll", "openes"), {"eggroll": 30.0, "openes": 25.0}),
+    "MPE_simple_spread_v3": (3, -150.0, ("eggroll", "openes", "ppo"),
+                             {"eggroll": -60.0, "openes": -70.0, "ppo": -50.0}),
+}
+BUDGET = 100_000
+SEED_OFFSETS = (-10.0, 0.0, 10.0)  # final return of seed s = task final + offset
+RUN_S = {"eggroll": 30.0, "openes": 90.0, "ppo": 50.0}
+COMPILE_S = {"eggroll": 4.0, "openes": 6.0, "ppo": 8.0}
+
+
+def _row(**kw) -> dict:
+    row = {c: "" for c in COLUMNS}
+    row.update(schema_version=SCHEMA_VERSION, sweep="synthetic", suite="core16", budget=BUDGET,
+               versions=json.dumps({"jax": "0.10.2"}), device="cpu (2 cores)", timestamp="2025-01-01T00:00:00Z")
+    row.update(kw)
+    return row
+
+
+def _trial(algo, env, agents, rnd, final, hp, seeds=(0, 1, 2), run_s=None, evals=True, tid=None):
+    """Eval rows rising linearly to `final + offset`, and one final row per seed."""
+    rows = []
+    tid = tid or f"{algo}-{env}-{hp.get('pop_size', 0)}-{hp.get('hidden', 0)}"
+    run_s = RUN_S[algo] if run_s is None else run_s
+    start = rnd
+    rng = np.random.default_rng(len(env) + seeds[0])
+    for seed in seeds:
+        end = final + SEED_OFFSETS[seed % 3]
+        # ES seeds evaluate at different env steps (jittered); PPO on a fixed schedule
+        steps = np.linspace(0, BUDGET, 11)
+        if algo != "ppo":
+            steps[1:-1] += rng.uniform(-3000, 3000, size=9)
+        common = dict(trial_id=tid, algo=algo, env=env, num_agents=agents, seed=seed, random_return=rnd,
+                      hparams=json.dumps(hp))
+        if evals:
+            for i, st in enumerate(steps):
+                rows.append(_row(row_type="eval", env_steps=int(st), updates=i * 10,
+                                 return_mean=start + (end - start) * st / BUDGET, return_std=1.0,
+                                 wall_s=run_s * st / BUDGET, **common))
+        rows.append(_row(row_type="final", env_steps=BUDGET, updates=100, return_mean=end, return_std=1.0,
+                         compile_s=COMPILE_S[algo], run_s=run_s, steps_per_s=BUDGET / run_s, status="done",
+                         **common))
+    return rows
+
+
+def synthetic_results() -> pd.DataFrame:
+    rows = []
+    for env, (agents, rnd, algos, finals) in TASKS.items():
+        for algo in algos:
+            hp = {"hidden": 64, "depth": 2, "episodes_per_member": 1}
+            if algo != "ppo":
+                hp["pop_size"] = 64
+            rows += _trial(algo, env, agents, rnd, finals[algo], hp)
+    # scaling rows: final rows only, low returns (never the trial the per-task figures show)
+    for algo, scale in (("eggroll", 1.0), ("openes", 0.25)):
+        for pop in (64, 256, 1024):
+            for hidden in (64, 256):
+                if (pop, hidden) == (64, 64):
+                    continue
+                # throughput grows with the population and falls with the width
+                run_s = 40.0 * (64 / pop) ** 0.7 * (hidden / 64) ** 0.5 / scale
+                rows += _trial(algo, "CartPole-v1", 1, 20.0, 30.0,
+                               {"pop_size": pop, "hidden": hidden, "depth": 2, "episodes_per_member": 1},
+                               seeds=(0,), run_s=run_s, evals=False)
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def write(df: pd.DataFrame, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    df.to_csv(directory / "results.csv", index=False)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    d = write(synthetic_results(), tmp_path_factory.mktemp("sweep"))
+    pd.DataFrame({"hidden": [64, 64, 64, 256, 256, 256], "pop_size": [64, 256, 1024] * 2,
+                  "steps_per_s": [1e7, 3e7, 8e7, 4e6, 1e7, 2e7]}).to_csv(d / "inference.csv", index=False)
+    return d, render(d, style_name="paper")
+
+
+FIGURES = ("curves_env_steps", "curves_wall_clock", "normalised_scores", "paper_normalised_curve",
+           "training_time", "throughput_scaling", "multiagent_curves_env_steps",
+           "multiagent_curves_wall_clock", "multiagent_time")
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_every_figure_renders_png_and_pdf(rendered, name):
+    d, result = rendered
+    paths = result.outputs[name]
+    assert [p.name for p in paths] == [f"{name}.png", f"{name}.pdf"]
+    for p in paths:
+        assert p.parent == d / "figures" and p.stat().st_size > 5000
+    assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
+
+
+def test_render_reports_gaps(rendered):
+    _, result = rendered
+    assert result.errors == {}
+    assert any(n.startswith("no PPO reference: Freeway-MinAtar") for n in result.notes)
+    # CartPole ran 6 ES configurations; the note names the selection rule
+    assert any("CartPole-v1: eggroll has 6 configurations" in n for n in result.notes)
+
+
+def test_summary_table_values(rendered):
+    d, result = rendered
+    assert [p.name for p in result.outputs["summary"]] == ["summary.csv", "summary.md"]
+    s = pd.read_csv(d / "figures" / "summary.csv", keep_default_na=False, na_values=[""])
+    assert len(s) == 11  # 3 + 3 + 2 + 3 algo × task rows; scaling trials are not extra rows
+    r = s.set_index(["algo", "env"])
+    # CartPole eggroll: seeds 410, 420, 430 -> mean 420, std 10; score (420-20)/(500-20)
+    row = r.loc[("eggroll", "CartPole-v1")]
+    assert row["return_mean"] == pytest.approx(420.0) and row["return_std"] == pytest.approx(10.0)
+    assert row["normalised_score"] == pytest.approx(400 / 480)
+    assert (row["seeds"], row["run_s"], row["compile_s"]) == (3, 30.0, 4.0)
+    assert row["steps_per_s"] == pytest.approx(3 * BUDGET / 30.0)  # 3 seeds' steps in one call
+    assert row["statuses"] == "done: 3" and row["configs"] == 6
+    # Pendulum openes: (-600 + 1200) / (-200 + 1200) = 0.6
+    assert r.loc[("openes", "Pendulum-v1"), "normalised_score"] == pytest.approx(0.6)
+    assert r.loc[("ppo", "Pendulum-v1"), "normalised_score"] == pytest.approx(1.0)
+    assert np.isnan(r.loc[("eggroll", "Freeway-MinAtar"), "normalised_score"])
+    assert r.loc[("eggroll", "Freeway-MinAtar"), "score_note"] == "no PPO reference"
+    # multi-agent: (-60 + 150) / (-50 + 150) = 0.9
+    assert r.loc[("eggroll", "MPE_simple_spread_v3"), "normalised_score"] == pytest.approx(0.9)
+    assert r.loc[("eggroll", "MPE_simple_spread_v3"), "num_agents"] == 3
+    md = (d / "figures" / "summary.md").read_text()
+    assert "| eggroll | CartPole-v1 | 1 | 3 | 420 ± 10 | 0.833 |" in md
+    assert "– (no PPO reference)" in md
+
+
+def test_final_return_is_last_eval_by_env_steps_else_final_row(tmp_path):
+    rows = _trial("ppo", "CartPole-v1", 1, 20.0, 100.0, {"hidden": 64}, seeds=(1,))
+    rows = rows[::-1]  # file order must not matter: the largest env_steps is the last evaluation
+    rows += _trial("eggroll", "CartPole-v1", 1, 20.0, 70.0, {"hidden": 64, "pop_size": 8}, seeds=(1,), evals=False)
+    from plots.tidy import build_tables
+    t = build_tables(load_results(write(pd.DataFrame(rows, columns=list(COLUMNS)), tmp_path)))
+    f = t.finals.set_index("algo")["final_return"]
+    assert f["ppo"] == 100.0 and f["eggroll"] == 70.0
+
+
+def test_throughput_skipped_without_scaling_and_reason_printed(tmp_path, capsys):
+    df = synthetic_results()
+    df = df[df["env"] != "MPE_simple_spread_v3"]
+    df = df[~df["hparams"].str.contains('"hidden": 256') & ~df["hparams"].str.contains('"pop_size": 256')
+            & ~df["hparams"].str.contains('"pop_size": 1024')]
+    d = write(df, tmp_path / "sweep")
+    args = _parse(["plot", str(d), "--out", str(tmp_path / "figs")])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "skipped throughput_scaling: the results vary neither pop_size nor hidden" in out
+    assert "skipped multiagent_time: no multi-agent results" in out
+    assert "wrote normalised_scores:" in out and "note: no PPO reference: Freeway-MinAtar" in out
+    assert (tmp_path / "figs" / "training_time.pdf").is_file()
+    assert not (tmp_path / "figs" / "paper_normalised_curve.png").exists()  # only with --style paper
+
+
+def _parse(argv):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="eggroll-bench")
+    add_parser(parser.add_subparsers())
+    return parser.parse_args(argv)
+
+
+def test_empty_directory_exits_2_with_clear_message(tmp_path, capsys):
+    args = _parse(["plot", str(tmp_path)])
+    assert args.func(args) == 2
+    err = capsys.readouterr().err
+    assert f"no results in {tmp_path}" in err and "results.csv" in err and "Traceback" not in err
+
+
+def test_parent_directory_hint_and_header_only_file(tmp_path):
+    write(synthetic_results().head(0), tmp_path / "sweepA")
+    with pytest.raises(ResultsError, match="header but no rows"):
+        load_results(tmp_path / "sweepA")
+    with pytest.raises(ResultsError, match="Sweeps found below it: sweepA"):
+        load_results(tmp_path)
+
+
+def test_older_schema_names_missing_columns(tmp_path):
+    df = synthetic_results().drop(columns=["random_return", "steps_per_s"])
+    with pytest.raises(ResultsError) as err:
+        load_results(write(df, tmp_path))
+    msg = str(err.value)
+    assert "missing columns: steps_per_s, random_return" in msg and "older or different results schema" in msg
+    df = synthetic_results().drop(columns=["schema_version"])
+    with pytest.raises(ResultsError, match="no schema_version column.*missing columns: schema_version"):
+        load_results(write(df, tmp_path))
+
+
+def test_unknown_schema_version(tmp_path):
+    df = synthetic_results()
+    df["schema_version"] = SCHEMA_VERSION + 1
+    with pytest.raises(ResultsError, match=f"schema_version {SCHEMA_VERSION + 1}.*upgrade eggroll-bench"):
+        load_results(write(df, tmp_path))
+
+
+def test_describe_gaps_lists_missing_algorithms_and_references():
+    df = synthetic_results()
+    df.loc[df["env"] == "Pendulum-v1", "random_return"] = np.nan
+    notes = describe_gaps(df[df["algo"] != "openes"].astype({"random_return": float}))
+    assert "no PPO reference: Freeway-MinAtar (its normalised scores are not defined)" in notes
+    assert any(n.startswith("no random-policy return: Pendulum-v1") for n in notes)
+    assert not any("openes" in n for n in notes)  # an algorithm absent everywhere is no per-task gap
+
+
+def test_degenerate_results_skip_cleanly(tmp_path):
+    """Final rows only, a failed seed, no random returns, no scaling, no multi-agent: every figure
+    is either drawn or skipped with a reason; nothing crashes."""
+    rows = []
+    for algo in ("eggroll", "openes", "ppo"):
+        rows += _trial(algo, "CartPole-v1", 1, np.nan, 100.0, {"hidden": 64, "pop_size": 64}, evals=False)
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    failed = (df["algo"] == "openes") & (df["seed"] == 2)
+    df.loc[failed, ["status", "error", "return_mean", "run_s"]] = ["failed", "XlaRuntimeError: OOM", np.nan, np.nan]
+    result = render(write(df, tmp_path), tmp_path / "figs")
+    assert result.errors == {}
+    assert result.outputs["curves_env_steps"] == "no evaluation rows for single-agent tasks (only final rows)"
+    assert result.outputs["normalised_scores"] == ("no task has a defined PPO-normalised score "
+                                                   "(no random-policy return: CartPole-v1)")
+    assert result.outputs["multiagent_time"] == "no multi-agent results"
+    assert [p.suffix for p in result.outputs["training_time"]] == [".png", ".pdf"]
+    s = pd.read_csv(tmp_path / "figs" / "summary.csv").set_index("algo")
+    assert s.loc["openes", "statuses"] == "done: 2, failed: 1" and s.loc["openes", "seeds"] == 2
+    assert s.loc["openes", "return_mean"] == pytest.approx(95.0)  # seeds 90 and 100; the failed one is out
+
+
+def test_seed_curves_interpolated_onto_common_grid():
+    from plots.tidy import curve_band, seed_matrix
+
+    evals = pd.DataFrame({"trial_id": "t", "seed": [0, 0, 1, 1, 1], "env_steps": [0, 100, 0, 50, 120],
+                          "return_mean": [0.0, 10.0, 0.0, 10.0, 10.0]})
+    grid = np.array([0.0, 50.0, 100.0, 120.0])
+    m = seed_matrix(evals, "env_steps", grid)
+    np.testing.assert_allclose(m, [[0, 5, 10, np.nan], [0, 10, 10, 10]])  # never extrapolated
+    band = curve_band(m)
+    np.testing.assert_allclose(band["mean"], [0, 7.5, 10, 10])
+    np.testing.assert_array_equal(band["n"], [2, 2, 2, 1])
+    # 3 seeds, one stopping early: the curve continues while at least 2 of 3 have data
+    m3 = np.array([[1.0, 1.0, 1.0], [3.0, 3.0, np.nan], [2.0, np.nan, np.nan]])
+    np.testing.assert_allclose(curve_band(m3)["mean"], [2.0, 2.0, np.nan])
+
+
+def test_timing_pairs_compare_matching_settings():
+    from plots.figures_systems import timing_pairs
+
+    def t(tid, algo, env, pop, selected):
+        return {"trial_id": tid, "algo": algo, "env": env, "budget": 1000, "pop_size": pop, "hidden": 64,
+                "depth": 2, "episodes_per_member": 1, "selected": selected}
+    trials = pd.DataFrame([
+        t("e64", "eggroll", "A", 64, True), t("o64", "openes", "A", 64, False), t("o256", "openes", "A", 256, True),
+        t("e8", "eggroll", "B", 8, True), t("o16", "openes", "B", 16, True),
+        t("e1", "eggroll", "C", 8, True),
+    ])
+    pairs = timing_pairs(trials).set_index("env")
+    assert tuple(pairs.loc["A", ["eggroll", "openes", "matched"]]) == ("e64", "o64", True)
+    assert tuple(pairs.loc["B", ["eggroll", "openes", "matched"]]) == ("e8", "o16", False)
+    assert pairs.loc["C", "eggroll"] == "e1" and pd.isna(pairs.loc["C", "openes"])
+
+
+def test_inference_ceiling_absent_or_incomplete(tmp_path):
+    from plots.figures_systems import load_inference
+
+    df, why = load_inference(tmp_path / "inference.csv")
+    assert df is None and why.startswith("pure-inference ceiling not measured")
+    pd.DataFrame({"hidden": [64], "steps_per_s": [1e6]}).to_csv(tmp_path / "inference.csv", index=False)
+    df, why = load_inference(tmp_path / "inference.csv")
+    assert df is None and "lacks columns pop_size" in why
