@@ -40,6 +40,9 @@ class RawEnv(Protocol):
         """Returns (obs, state, reward, terminated); reward has the spec's batch prefix shape."""
         ...
 
+    # Optional: `auto_reset(key, state) -> (obs, state)`, the start of the next episode after one
+    # ends, when that can be cheaper than `reset` (brax restarts from the episode's first state).
+
 
 class EnvState(NamedTuple):
     inner: Any
@@ -92,7 +95,8 @@ class Env:
         done = jnp.logical_or(terminated, truncated)
         ep_return = state.episode_return + reward.sum()  # team return: sum over agents
 
-        obs_reset, inner_reset = self.raw.reset(key_reset)
+        auto_reset = getattr(self.raw, "auto_reset", None)
+        obs_reset, inner_reset = auto_reset(key_reset, inner) if auto_reset else self.raw.reset(key_reset)
         obs = _select(done, obs_reset, obs_next)
         inner = _select(done, inner_reset, inner)
         new_state = EnvState(
