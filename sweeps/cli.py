@@ -15,7 +15,8 @@ SUBCOMMAND_MODULES = (
     "envs.cli",          # envs
     "algos.cli",         # train
     "sweeps.sweep_cli",  # sweep, status
-    "plots.cli",         # plot, paper
+    "plots.cli",         # plot
+    "sweeps.paper_cli",  # paper
     "benchmarks.cli",    # bench
 )
 

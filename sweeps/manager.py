@@ -1,0 +1,263 @@
+"""Run a sweep's pending trials into its results directory; report its status; pick tune winners.
+
+Resume is the only behaviour: a (trial, seed) is finished iff its final row is in results.csv,
+and a run executes every trial with an unfinished seed. Rows of a trial are written in one atomic
+replace after the trial ends, so a killed sweep loses at most the trial in flight.
+
+Outcomes: `failed` (the training call raised) is recorded with its error, the sweep goes on, and
+the exit status is 1. `diverged` (non-finite parameters or returns, reported by the runner) is a
+result about the configuration, not a fault of the run: recorded, exit status unaffected, and a
+diverged trial is never chosen as a tune winner. `--retry-failed` re-runs failed trials (their
+old rows are replaced, never duplicated).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from sweeps.store import (MANIFEST_FILE, ResultsStore, SweepLock, check_owner, failed_result, lock_holder,
+                          num_agents, read_manifest, rows_from_result, write_atomic, write_manifest)
+from sweeps.sweepfile import Sweep, SweepError, Trial, load_sweep
+
+BEST_FILE = "best.json"
+TrainFn = Callable[..., Any]  # algos.runner.train's signature
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    ran: int  # trials run by this call
+    skipped: int  # trials already finished before it
+    counts: dict[str, int]  # the sweep's trials by status after it (earlier runs included)
+
+    @property
+    def exit_status(self) -> int:
+        """1 if any of the sweep's trials is recorded as failed (diverged is a result, not a failure)."""
+        return 1 if self.counts["failed"] else 0
+
+
+def trial_status(statuses: dict[int, str], seeds: tuple[int, ...] | None = None) -> str:
+    """One trial's status from its seeds' final-row statuses: pending < failed < diverged < done."""
+    if seeds is not None and any(s not in statuses for s in seeds):
+        return "pending"
+    values = set(statuses.values())
+    for status in ("failed", "diverged"):
+        if status in values:
+            return status
+    return "done"
+
+
+def _pending_seeds(trial: Trial, finished: dict[str, dict[int, str]], retry_failed: bool) -> tuple[int, ...]:
+    have = finished.get(trial.trial_id, {})
+    return tuple(s for s in trial.seeds if s not in have or (retry_failed and have[s] == "failed"))
+
+
+def _fmt_s(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _default_train() -> TrainFn:
+    from algos.runner import train  # lazily: parsing and `status` never pay for importing JAX
+
+    return train
+
+
+def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, train: TrainFn | None = None,
+              log: Callable[[str], None] = print) -> RunSummary:
+    """Run every pending trial of `sweep`, holding the directory's lock throughout.
+
+    Raises `StoreError` (another sweep's directory, or locked) before anything in it is touched.
+    """
+    check_owner(sweep.out, sweep.name)  # read-only: refuse before creating anything
+    with SweepLock(sweep.out, wait=wait, log=log):
+        manifest = check_owner(sweep.out, sweep.name)  # again, now that nobody else can write
+        _record_manifest(sweep, manifest, log)
+        store = ResultsStore(sweep.out)
+        finished = store.finished()
+        todo = [(t, seeds) for t in sweep.trials if (seeds := _pending_seeds(t, finished, retry_failed))]
+        skipped = len(sweep.trials) - len(todo)
+        log(f"sweep {sweep.name}: {len(sweep.trials)} trials x {len(sweep.seeds)} seeds, {skipped} "
+            f"already finished, {len(todo)} to run -> {sweep.out}")
+        train = train or (_default_train() if todo else None)
+        started, durations = time.monotonic(), []
+        for i, (trial, seeds) in enumerate(todo, 1):
+            log(f"[{skipped + i}/{len(sweep.trials)}] {trial.describe()} seeds {list(seeds)} "
+                f"budget {trial.budget:,}")
+            t0 = time.monotonic()
+            result = _run_trial(train, trial, seeds, log)
+            rows = rows_from_result(result, sweep=sweep.name, trial_id=trial.trial_id, suite=trial.suite,
+                                    num_agents=num_agents(trial.env), random_return=trial.random_return)
+            store.append(rows)
+            durations.append(time.monotonic() - t0)
+            status = trial_status({s.seed: s.status for s in result.seeds})
+            log(_progress_line(trial, result, status, durations, len(todo) - i, time.monotonic() - started))
+        if sweep.mode == "tune":
+            best = write_best(sweep, store.read())
+            log(f"best configurations -> {sweep.out / BEST_FILE} ({len(best['choices'])} chosen)")
+        counts = count_statuses(sweep, store.finished())
+        log("sweep {}: {}".format(sweep.name, ", ".join(f"{v} {k}" for k, v in counts.items())))
+        return RunSummary(ran=len(todo), skipped=skipped, counts=counts)
+
+
+def _run_trial(train: TrainFn, trial: Trial, seeds: tuple[int, ...], log: Callable[[str], None]):
+    try:
+        return train(trial.algo, trial.env, seeds, overrides=dict(trial.hparams), total_steps=trial.budget,
+                     progress=True)
+    except Exception as err:  # noqa: BLE001 — any fault of one trial is recorded; the sweep goes on
+        tb = traceback.extract_tb(err.__traceback__)
+        where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
+        log("    " + "".join(traceback.format_exception(err)).rstrip().replace("\n", "\n    "))
+        return failed_result(trial.algo, trial.env, trial.hparams, trial.budget, seeds,
+                             f"{type(err).__name__}: {err}{where}")
+
+
+def _progress_line(trial: Trial, result, status: str, durations: list[float], remaining: int,
+                   elapsed: float) -> str:
+    finals = [s.final.return_mean for s in result.seeds if s.final is not None]
+    ret = f"return {sum(finals) / len(finals):.2f}" if finals else "no evaluation"
+    errors = {s.error for s in result.seeds if s.error}
+    why = f" ({'; '.join(sorted(errors))[:300]})" if errors else ""
+    eta = sum(durations) / len(durations) * remaining
+    return (f"    {status}{why}: {ret}, compile {result.compile_s:.1f}s run {result.run_s:.1f}s | "
+            f"elapsed {_fmt_s(elapsed)}, {remaining} left, ETA {_fmt_s(eta)}")
+
+
+def _record_manifest(sweep: Sweep, manifest: dict | None, log) -> None:
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    source = str(sweep.source.resolve())
+    if manifest and manifest.get("sha256") != sweep.sha256:
+        # Same sweep name, edited file: finished trials whose config did not change are kept
+        # (their ids are unchanged); the rest run now. Old hashes are kept for the record.
+        log(f"note: {sweep.source} changed since this directory was last run; finished trials whose "
+            f"configuration is unchanged are kept")
+    history = list((manifest or {}).get("history", []))
+    if manifest and manifest.get("sha256") != sweep.sha256:
+        history.append({"sha256": manifest.get("sha256"), "sweep_file": manifest.get("sweep_file"),
+                        "updated": manifest.get("updated")})
+    write_manifest(sweep.out, {
+        "name": sweep.name, "sweep_file": source, "sha256": sweep.sha256, "mode": sweep.mode,
+        "created": (manifest or {}).get("created", now), "updated": now, "trials": len(sweep.trials),
+        "seeds": list(sweep.seeds), "history": history,
+    })
+
+
+def count_statuses(sweep: Sweep, finished: dict[str, dict[int, str]], by_algo: bool = False) -> dict:
+    """{'done': n, 'diverged': n, 'failed': n, 'pending': n} over the sweep's trials (or per algo)."""
+    out: dict[str, dict[str, int]] = {}
+    for trial in sweep.trials:
+        key = trial.algo if by_algo else "all"
+        counts = out.setdefault(key, {"done": 0, "diverged": 0, "failed": 0, "pending": 0})
+        counts[trial_status(finished.get(trial.trial_id, {}), trial.seeds)] += 1
+    return out if by_algo else out.get("all", {"done": 0, "diverged": 0, "failed": 0, "pending": 0})
+
+
+def select_best(sweep: Sweep, results: pd.DataFrame) -> dict[str, Any]:
+    """Per (algo, task): the trial with the highest mean over seeds of its final return.
+
+    Only trials whose every seed is `done` with a finite final return compete, so a diverged or
+    failed configuration is never chosen; pairs with no such trial are listed under `missing`.
+    """
+    final = results[results["row_type"] == "final"]
+    by_trial = {tid: group for tid, group in final.groupby("trial_id")}
+    choices, missing = [], []
+    for algo in sweep.algos:
+        for env in sweep.tasks:
+            candidates = [t for t in sweep.trials if t.algo == algo and t.env == env]
+            scored = []
+            for t in candidates:
+                rows = by_trial.get(t.trial_id)
+                if rows is None or set(rows["seed"].astype(int)) < set(t.seeds):
+                    continue
+                returns = rows["return_mean"].astype(float)
+                if (rows["status"] == "done").all() and returns.map(math.isfinite).all():
+                    scored.append((float(returns.mean()), t))
+            if not scored:
+                missing.append({"algo": algo, "env": env, "candidates": len(candidates)})
+                continue
+            score, t = max(scored, key=lambda x: x[0])
+            choices.append({"algo": algo, "env": env, "trial_id": t.trial_id, "final_return": score,
+                            "seeds": list(t.seeds), "candidates": len(candidates), "eligible": len(scored),
+                            "varied": dict(t.varied), "hparams": dict(t.hparams), "budget": t.budget})
+    return {"sweep": sweep.name, "sweep_file": str(sweep.source), "sha256": sweep.sha256,
+            "metric": "mean over seeds of the final evaluation's return_mean", "choices": choices,
+            "missing": missing}
+
+
+def load_best(path: str | Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """(algo, env) -> resolved hparams chosen by a tune sweep (its `best.json`, see `select_best`)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        return {(c["algo"], c["env"]): dict(c["hparams"]) for c in data["choices"]}
+    except FileNotFoundError:
+        raise SweepError(f"from_tune: {path} does not exist (run the tune sweep first)") from None
+    except (ValueError, KeyError, TypeError) as err:
+        raise SweepError(f"from_tune: {path} is not a tune sweep's best.json ({err!r})") from None
+
+
+def write_best(sweep: Sweep, results: pd.DataFrame) -> dict[str, Any]:
+    best = select_best(sweep, results)
+    write_atomic(sweep.out / BEST_FILE, json.dumps(best, indent=2) + "\n")
+    return best
+
+
+@dataclass(frozen=True)
+class DirStatus:
+    directory: Path
+    name: str | None  # the sweep's name (None for a lone `train --out` directory)
+    sweep_file: str | None
+    by_algo: dict[str, dict[str, int]]  # algo -> status -> trials
+    notes: tuple[str, ...]
+    running: str | None  # the lock holder, if a sweep is running now
+
+
+def directory_status(directory: str | os.PathLike) -> DirStatus:
+    """Trial counts of a results directory; pending needs the sweep file named in sweep.json."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise SweepError(f"{directory}: no such results directory")
+    manifest = read_manifest(directory)
+    store = ResultsStore(directory)
+    finished = store.finished() if store.path.exists() else {}
+    notes: list[str] = []
+    sweep = None
+    if manifest is not None:
+        try:
+            sweep = load_sweep(manifest["sweep_file"], out=directory)
+            if sweep.sha256 != manifest.get("sha256"):
+                notes.append(f"{manifest['sweep_file']} changed since the last run; "
+                             f"pending counts use the current file")
+        except SweepError as err:
+            notes.append(f"cannot count pending trials: {err}")
+    else:
+        notes.append(f"no {MANIFEST_FILE}: not a sweep directory; pending trials unknown")
+    if sweep is not None:
+        by_algo = count_statuses(sweep, finished, by_algo=True)
+        extra = set(finished) - {t.trial_id for t in sweep.trials}
+        if extra:
+            notes.append(f"{len(extra)} trials in results.csv are no longer in the sweep file (kept, not counted)")
+    else:
+        by_algo = _count_without_sweep(store, finished)
+    return DirStatus(directory, manifest["name"] if manifest else None,
+                     manifest.get("sweep_file") if manifest else None, by_algo, tuple(notes), lock_holder(directory))
+
+
+def _count_without_sweep(store: ResultsStore, finished: dict[str, dict[int, str]]) -> dict[str, dict[str, int]]:
+    table = store.read()
+    algo_of = dict(zip(table["trial_id"], table["algo"]))
+    out: dict[str, dict[str, int]] = {}
+    for tid, statuses in finished.items():
+        counts = out.setdefault(algo_of.get(tid, "?"), {"done": 0, "diverged": 0, "failed": 0})
+        counts[trial_status(statuses)] += 1
+    return out

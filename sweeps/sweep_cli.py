@@ -1,0 +1,100 @@
+"""`eggroll-bench sweep FILE` and `eggroll-bench status DIR`.
+
+Exit status: 0 all trials done or diverged; 1 some trial failed (recorded, the others ran);
+2 the sweep could not start (bad sweep file, another sweep's directory, directory in use) —
+printed as one message, no traceback, and nothing in the results directory touched.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from algos.config import ConfigError
+from sweeps.store import StoreError
+
+_STATUS_ORDER = ("done", "diverged", "failed", "pending")
+
+
+def _error(command: str, err: Exception) -> int:
+    print(f"eggroll-bench {command}: error: {err}", file=sys.stderr)
+    return 2
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    from sweeps.manager import run_sweep
+    from sweeps.sweepfile import SweepError, load_sweep
+
+    try:
+        sweep = load_sweep(args.file, out=args.out)
+    except (SweepError, ConfigError) as err:
+        return _error("sweep", err)
+    if args.dry_run:
+        for i, trial in enumerate(sweep.trials, 1):
+            print(f"[{i}/{len(sweep.trials)}] {trial.describe()} seeds {list(trial.seeds)} budget {trial.budget:,}")
+        print(f"{len(sweep.trials)} trials -> {sweep.out} (dry run: nothing written)")
+        return 0
+    try:
+        summary = run_sweep(sweep, wait=args.wait, retry_failed=args.retry_failed,
+                            log=lambda line: print(line, flush=True))
+    except (StoreError, SweepError) as err:
+        return _error("sweep", err)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished trials are saved in {sweep.out}; run the same command to resume",
+              file=sys.stderr)
+        return 130
+    return summary.exit_status
+
+
+def status_command(args: argparse.Namespace) -> int:
+    from sweeps.manager import directory_status
+    from sweeps.sweepfile import SweepError, load_sweep
+
+    target = Path(args.dir)
+    try:
+        if target.is_file():  # a sweep file: look at its output directory
+            target = load_sweep(target).out
+        status = directory_status(target)
+    except (SweepError, StoreError, ConfigError) as err:
+        return _error("status", err)
+    total = {k: sum(c.get(k, 0) for c in status.by_algo.values()) for k in _STATUS_ORDER}
+    if args.json:
+        print(json.dumps({"directory": str(status.directory), "sweep": status.name, "sweep_file": status.sweep_file,
+                          "by_algo": status.by_algo, "total": total, "running": status.running,
+                          "notes": list(status.notes)}, indent=2))
+        return 0
+    known = status.name is not None and not any(n.startswith("cannot") for n in status.notes)
+    cols = _STATUS_ORDER if known else _STATUS_ORDER[:3]
+    print(f"{status.directory}: sweep {status.name!r} ({status.sweep_file})" if status.name is not None
+          else f"{status.directory}:")
+    print(f"  {'algo':10s}" + "".join(f"{c:>10s}" for c in cols) + f"{'total':>10s}")
+    for algo, counts in sorted(status.by_algo.items()) + [("all", total)]:
+        print(f"  {algo:10s}" + "".join(f"{counts.get(c, 0):>10d}" for c in cols)
+              + f"{sum(counts.get(c, 0) for c in cols):>10d}")
+    if status.running:
+        print(f"  running now: {status.running}")
+    for note in status.notes:
+        print(f"  note: {note}")
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "sweep", help="run a sweep file's pending trials (resumes by default)",
+        description="Run every trial of FILE whose results are not yet in its results directory. "
+                    "Resuming is the default: finished trials (final rows in results.csv) are skipped, "
+                    "a trial interrupted mid-way runs again from its start. Exit status 0: all done or "
+                    "diverged; 1: some trial failed; 2: bad sweep file or unusable directory.")
+    p.add_argument("file", help="sweep file, e.g. sweeps/quick.toml")
+    p.add_argument("--out", help="results directory (default: the file's `out`, else results/<name>)")
+    p.add_argument("--resume", action="store_true", help="skip finished trials (the default; accepted for clarity)")
+    p.add_argument("--retry-failed", action="store_true", help="also re-run trials recorded as failed")
+    p.add_argument("--wait", action="store_true", help="if another sweep runs in the directory, wait for it")
+    p.add_argument("--dry-run", action="store_true", help="list the trials and exit; writes nothing")
+    p.set_defaults(func=run_sweep_command)
+
+    s = subparsers.add_parser("status", help="done / diverged / failed / pending trials of a results directory")
+    s.add_argument("dir", help="results directory (or a sweep file, for its directory)")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=status_command)

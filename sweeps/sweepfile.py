@@ -1,0 +1,398 @@
+"""Sweep files (`sweeps/*.toml`): parse, validate and expand into trials, before anything runs.
+
+The format is documented in the header of `sweeps/quick.toml` and in `results/README.md`. Every
+mistake is a `SweepError` naming the file (and line, where it can be found), the key and what is
+allowed, raised by `load_sweep` — so a bad file never gets as far as the results directory.
+
+A trial is one resolved configuration (algo, env, budget, hyperparameters) run for all the sweep's
+seeds in one vmapped call; its id is `sweeps.store.trial_id` of that configuration.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import math
+import random
+import re
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from algos.config import ALGOS, ConfigError, as_dict, config_class, field_names, resolve
+from sweeps.store import trial_id
+
+TOP_KEYS = ("name", "description", "out", "mode", "algos", "tasks", "seeds", "budget", "budgets", "set",
+            "search", "trials", "search_seed", "from_tune")
+ALGO_KEYS = ("set", "grid")
+MODES = ("tune", "final")
+SEARCHES = ("grid", "random")
+NAMED_BUDGETS = ("quick", "gpu")
+DISTRIBUTIONS = ("uniform", "loguniform")
+# Hyperparameters that change array shapes (so the compiled function): trials equal on these are
+# run next to each other, so the runner's per-process compile cache is hit.
+SHAPE_KEYS = ("hidden", "depth", "activation", "agent_id", "pop_size", "episodes_per_member", "rank",
+              "num_envs", "num_steps", "num_minibatches", "update_epochs", "eval_episodes")
+_MAX_DRAWS = 20  # random search: draws per wanted trial before giving up on invalid / repeated ones
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class SweepError(ValueError):
+    """A sweep file (or the results directory it points at) cannot be run as written."""
+
+
+@dataclass(frozen=True)
+class Trial:
+    trial_id: str
+    algo: str
+    env: str
+    suite: str
+    budget: int  # env steps per seed
+    seeds: tuple[int, ...]
+    hparams: Mapping[str, Any]  # resolved (defaults < task defaults < from_tune < set < grid point)
+    varied: Mapping[str, Any]  # this trial's grid / random-search values (what tells it from siblings)
+    random_return: float | None
+
+    def describe(self) -> str:
+        knobs = " ".join(f"{k}={v}" for k, v in sorted(self.varied.items()))
+        return f"{self.algo} {self.env} [{self.trial_id}]" + (f" {knobs}" if knobs else "")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    source: Path
+    sha256: str  # of the sweep file's bytes
+    out: Path
+    mode: str
+    search: str
+    algos: tuple[str, ...]
+    tasks: tuple[str, ...]
+    seeds: tuple[int, ...]
+    trials: tuple[Trial, ...]
+
+
+class _File:
+    """The sweep file's text, for error messages that point at a line."""
+
+    def __init__(self, path: Path, text: str):
+        self.path = path
+        self.lines = [line.split("#")[0] for line in text.splitlines()]  # comments never match
+
+    def error(self, message: str, *keys: str, tables: tuple[str, ...] = ()) -> SweepError:
+        """`message` prefixed with the file and the line of the first of `keys` found (in `tables`
+        first, e.g. "openes.grid", then anywhere)."""
+        line = self._find(keys, tables)
+        return SweepError(f"{self.path}{f', line {line}' if line else ''}: {message}")
+
+    def _find(self, keys: tuple[str, ...], tables: tuple[str, ...]) -> int | None:
+        for key in keys:
+            pattern = re.compile(rf"""(^|[\s\[.{{,])["']?{re.escape(key)}["']?\s*[=\].]""")
+            for start, end in [self._section(t) for t in tables] + [(0, len(self.lines))]:
+                hit = next((i + 1 for i in range(start, end) if pattern.search(self.lines[i])), None)
+                if hit:
+                    return hit
+        return None
+
+    def _section(self, table: str) -> tuple[int, int]:
+        """Line range (0-based, end excluded) of `[table]`'s body; empty if it has no header."""
+        headers = [i for i, text in enumerate(self.lines) if text.strip().startswith("[")]
+        for i in headers:
+            if re.sub(r"""[\s"']""", "", self.lines[i]) == f"[{table}]":
+                return i + 1, next((h for h in headers if h > i), len(self.lines))
+        return 0, 0
+
+
+def _unknown(file: _File, what: str, key: str, allowed: list[str] | tuple[str, ...], where: str = "") -> SweepError:
+    close = difflib.get_close_matches(key, list(allowed), n=3)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    table = (where.strip("[]"),) if where else ()
+    return file.error(f"unknown {what} {key!r}{' in ' + where if where else ''}.{hint} "
+                      f"Allowed: {', '.join(allowed)}", key, tables=table)
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "float", str: "string"}.get(type(value), type(value).__name__)
+
+
+def _check_type(file: _File, where: str, key: str, value: Any, default: Any) -> None:
+    """TOML values are typed, so be strict: "0.1" is not a float and 1.5 is not an int."""
+    kind = type(default)
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise file.error(f"{where}: {key} = {value!r}: expected {_type_name(default)}, got {_type_name(value)}",
+                         key, tables=(where.strip("[]"),))
+
+
+def _defaults(algo: str) -> dict[str, Any]:
+    cls = config_class(algo)
+    return {f.name: getattr(cls(), f.name) for f in fields(cls)}
+
+
+def _parse_budget(file: _File, key: str, value: Any) -> str | int:
+    if isinstance(value, str) and value in NAMED_BUDGETS:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    label = key if key == "budget" else f"[budgets] {key}"
+    raise file.error(f"{label} = {value!r}: expected 'quick', 'gpu' or a positive number of env steps", key,
+                     tables=("budgets",) if key != "budget" else ())
+
+
+def _parse_seeds(file: _File, value: Any) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return tuple(range(value))
+    if (isinstance(value, list) and value and len(set(value)) == len(value)
+            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)):
+        return tuple(value)
+    raise file.error(f"seeds = {value!r}: expected a count (seeds 0..N-1) or a list of distinct non-negative "
+                     f"integers", "seeds")
+
+
+def _parse_grid_value(file: _File, algo: str, key: str, value: Any, default: Any, search: str) -> Any:
+    where, grid_table = f"[{algo}.grid]", (f"{algo}.grid",)
+    if isinstance(value, dict):
+        if search != "random":
+            raise file.error(f"{where}: {key} = {value!r}: distributions need search = 'random'; "
+                             f"a grid takes a list of values", key, tables=grid_table)
+        if len(value) != 1 or next(iter(value)) not in DISTRIBUTIONS:
+            raise file.error(f"{where}: {key}: a distribution is one of {{ uniform = [lo, hi] }} or "
+                             f"{{ loguniform = [lo, hi] }}, got {value!r}", key, tables=grid_table)
+        (dist, bounds), = value.items()
+        if type(default) not in (int, float):
+            raise file.error(f"{where}: {key} is a {_type_name(default)}; only numbers take a distribution", key,
+                             tables=grid_table)
+        if not (isinstance(bounds, list) and len(bounds) == 2 and all(
+                isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds) and bounds[0] < bounds[1]):
+            raise file.error(f"{where}: {key}: {dist} needs [lo, hi] with lo < hi, got {bounds!r}", key,
+                             tables=grid_table)
+        if dist == "loguniform" and bounds[0] <= 0:
+            raise file.error(f"{where}: {key}: loguniform needs lo > 0, got {bounds!r}", key, tables=grid_table)
+        return {dist: list(bounds)}
+    if not isinstance(value, list) or not value:
+        raise file.error(f"{where}: {key} = {value!r}: a grid value is a non-empty list of values to try "
+                         f"(a fixed value goes in [{algo}.set])", key, tables=grid_table)
+    for item in value:
+        _check_type(file, where, key, item, default)
+    return list(value)
+
+
+def _parse_algo_table(file: _File, algo: str, table: Any, search: str) -> tuple[dict, dict]:
+    if not isinstance(table, dict):
+        raise file.error(f"{algo} must be a table with keys {', '.join(ALGO_KEYS)}", algo)
+    for key in table:
+        if key not in ALGO_KEYS:
+            raise _unknown(file, "key", key, ALGO_KEYS, where=f"[{algo}]")
+    defaults = _defaults(algo)
+    fixed, grid = table.get("set", {}), table.get("grid", {})
+    for part, values in (("set", fixed), ("grid", grid)):
+        if not isinstance(values, dict):
+            raise file.error(f"[{algo}.{part}] must be a table of hyperparameters", algo)
+        for key in values:
+            if key not in defaults:
+                raise _unknown(file, f"{algo} hyperparameter", key, sorted(defaults), where=f"[{algo}.{part}]")
+    for key, value in fixed.items():
+        _check_type(file, f"[{algo}.set]", key, value, defaults[key])
+    both = sorted(set(fixed) & set(grid))
+    if both:
+        raise file.error(f"{algo}: {', '.join(both)} both fixed in [{algo}.set] and searched in [{algo}.grid]", both[0])
+    grid = {k: _parse_grid_value(file, algo, k, v, defaults[k], search) for k, v in grid.items()}
+    return dict(fixed), grid
+
+
+def _sample(rng: random.Random, spec: Any, default: Any) -> Any:
+    if isinstance(spec, list):
+        return rng.choice(spec)
+    (dist, (lo, hi)), = spec.items()
+    x = rng.uniform(lo, hi) if dist == "uniform" else math.exp(rng.uniform(math.log(lo), math.log(hi)))
+    # rounded so ids, logs and best.json stay readable; int fields get ints
+    return int(round(x)) if isinstance(default, int) else float(f"{x:.4g}")
+
+
+def _points(algo: str, grid: Mapping[str, Any], search: str, seed: int) -> Iterator[dict[str, Any]]:
+    """Grid: every combination. Random: an endless stream of draws (the caller takes what it needs)."""
+    keys = sorted(grid)  # sorted: the expansion order does not depend on the file's key order
+    if search == "grid":
+        yield from (dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys)))
+        return
+    # a string seed is hashed with sha512 by `random`: reproducible across processes and platforms;
+    # seeded per algorithm, so every task gets the same draws (comparable across tasks)
+    rng = random.Random(f"{seed}:{algo}")
+    defaults = _defaults(algo)
+    while True:
+        yield {k: _sample(rng, grid[k], defaults[k]) for k in keys}
+
+
+def load_sweep(path: str | Path, *, out: str | Path | None = None) -> Sweep:
+    """Parse, validate and expand a sweep file. `out` overrides the file's output directory."""
+    path = Path(path)
+    try:
+        data_bytes = path.read_bytes()
+    except OSError as err:
+        raise SweepError(f"{path}: cannot read the sweep file ({err.strerror})") from None
+    text = data_bytes.decode("utf-8", errors="replace")
+    file = _File(path, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SweepError(f"{path}: invalid TOML: {err}") from None  # tomllib's text has line and column
+
+    for key in data:
+        if key not in TOP_KEYS and key not in ALGOS:
+            raise _unknown(file, "key", key, TOP_KEYS + ALGOS)
+    for key in ("name", "algos", "tasks", "seeds"):
+        if key not in data:
+            raise file.error(f"missing required key {key!r} (required: name, algos, tasks, seeds)")
+    name = data["name"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise file.error(f"name = {name!r}: expected a name of letters, digits, '.', '_' or '-'", "name")
+    if not isinstance(data.get("out", ""), str):
+        raise file.error(f"out = {data['out']!r}: expected a directory path", "out")
+    mode = data.get("mode", "final")
+    if mode not in MODES:
+        raise file.error(f"mode = {mode!r}: expected one of {', '.join(MODES)}", "mode")
+    search, n_trials, search_seed = _parse_search(file, data, mode)
+    algos = _parse_algos(file, data["algos"])
+    tasks = _parse_tasks(file, data["tasks"])
+    task_names = [t.name for t in tasks]
+    seeds = _parse_seeds(file, data["seeds"])
+    budget = _parse_budget(file, "budget", data.get("budget", "quick"))
+    budgets = data.get("budgets", {})
+    if not isinstance(budgets, dict):
+        raise file.error("budgets must be a table of task name = budget", "budgets")
+    for task_name, value in budgets.items():
+        if task_name not in task_names:
+            raise _unknown(file, "task (not in this sweep's tasks)", task_name, task_names, where="[budgets]")
+        _parse_budget(file, task_name, value)
+    common = _parse_common(file, data.get("set", {}), algos)
+    tables = {a: _parse_algo_table(file, a, data[a], search) for a in ALGOS if a in data}
+    best = _parse_from_tune(file, data.get("from_tune"), mode, algos, task_names)
+
+    trials = _expand(file, tasks, algos, seeds, budget, budgets, common, tables, best, search, n_trials,
+                     search_seed)
+    out_dir = Path(out) if out is not None else Path(data.get("out", f"results/{name}"))
+    return Sweep(name=name, source=path, sha256=hashlib.sha256(data_bytes).hexdigest(), out=out_dir, mode=mode,
+                 search=search, algos=tuple(algos), tasks=tuple(task_names), seeds=seeds, trials=tuple(trials))
+
+
+def _parse_search(file: _File, data: Mapping[str, Any], mode: str) -> tuple[str, int, int]:
+    search = data.get("search", "grid")
+    if search not in SEARCHES:
+        raise file.error(f"search = {search!r}: expected one of {', '.join(SEARCHES)}", "search")
+    if search == "grid":
+        for key in ("trials", "search_seed"):
+            if key in data:
+                raise file.error(f"{key} only applies to search = 'random'", key)
+        return search, 0, 0
+    if mode != "tune":
+        raise file.error("search = 'random' needs mode = 'tune'", "search")
+    n = data.get("trials")
+    if not (isinstance(n, int) and not isinstance(n, bool) and n > 0):
+        raise file.error(f"trials = {n!r}: random search needs trials = a positive integer "
+                         f"(configurations per algorithm and task)", "trials", "search")
+    seed = data.get("search_seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise file.error(f"search_seed = {seed!r}: expected an integer", "search_seed")
+    return search, n, seed
+
+
+def _parse_algos(file: _File, algos: Any) -> list[str]:
+    if not (isinstance(algos, list) and algos and all(isinstance(a, str) for a in algos)):
+        raise file.error(f"algos = {algos!r}: expected a non-empty list of {', '.join(ALGOS)}", "algos")
+    for algo in algos:
+        if algo not in ALGOS:
+            raise _unknown(file, "algorithm", algo, ALGOS, where="algos")
+    return list(dict.fromkeys(algos))
+
+
+def _parse_tasks(file: _File, names: Any) -> list:
+    if not (isinstance(names, list) and names and all(isinstance(t, str) for t in names)):
+        raise file.error(f"tasks = {names!r}: expected a non-empty list of task or suite names", "tasks")
+    from envs.registry import resolve_tasks, suites
+
+    try:
+        return resolve_tasks(names)
+    except KeyError as err:
+        raise file.error(f"tasks: {err.args[0]} (or a suite: {', '.join(sorted(suites()))})", "tasks") from None
+
+
+def _parse_common(file: _File, common: Any, algos: list[str]) -> dict[str, Any]:
+    """[set]: each key must belong to at least one listed algorithm; it applies to those that have it."""
+    if not isinstance(common, dict):
+        raise file.error("set must be a table of hyperparameters for every algorithm", "set")
+    for key, value in common.items():
+        owners = [a for a in algos if key in _defaults(a)]
+        if not owners:
+            allowed = sorted({k for a in algos for k in field_names(a)})
+            raise _unknown(file, f"hyperparameter (for {', '.join(algos)})", key, allowed, where="[set]")
+        for algo in owners:
+            _check_type(file, "[set]", key, value, _defaults(algo)[key])
+    return dict(common)
+
+
+def _parse_from_tune(file: _File, from_tune: Any, mode: str, algos: list[str],
+                     task_names: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    if from_tune is None:
+        return {}
+    if mode != "final" or not isinstance(from_tune, str):
+        raise file.error("from_tune = 'path/to/best.json' belongs to a mode = 'final' sweep", "from_tune")
+    from sweeps.manager import load_best  # the best.json format lives with its writer
+
+    try:
+        best = load_best(from_tune)
+    except SweepError as err:
+        raise file.error(str(err), "from_tune") from None
+    missing = [f"{a}/{t}" for t in task_names for a in algos if (a, t) not in best]
+    if missing:
+        raise file.error(f"from_tune: {from_tune} has no choice for {', '.join(missing)} "
+                         f"(it has {', '.join(sorted(f'{a}/{t}' for a, t in best)) or 'none'})", "from_tune")
+    return best
+
+
+def _expand(file: _File, tasks, algos, seeds, budget, budgets, common, tables, best, search, n_trials,
+            search_seed) -> list[Trial]:
+    ranked: list[tuple[tuple, Trial]] = []
+    seen: set[str] = set()
+    for ti, task in enumerate(tasks):
+        choice = budgets.get(task.name, budget)
+        steps = {"quick": task.budget_quick, "gpu": task.budget_gpu}.get(choice, choice)
+        for ai, algo in enumerate(algos):
+            fixed, grid = tables.get(algo, ({}, {}))
+            base = dict(best.get((algo, task.name), {}))
+            base.update({k: v for k, v in common.items() if k in _defaults(algo)})
+            base.update(fixed)
+            kept, first_error = 0, None
+            for pi, point in enumerate(_points(algo, grid, search, search_seed)):
+                if search == "random" and (kept == n_trials or pi >= _MAX_DRAWS * n_trials):
+                    break
+                try:
+                    hparams = as_dict(resolve(algo, task.defaults, {**base, **point}))
+                except ConfigError as err:
+                    knobs = "".join(f" {k}={v}" for k, v in point.items())
+                    named = re.match(r"\w+", str(err))  # ConfigError messages start with the field
+                    keys = ((named.group(),) if named else ()) + tuple(point) + (algo,)
+                    error = file.error(f"{algo} on {task.name}{' with' + knobs if knobs else ''}: {err}", *keys,
+                                       tables=(f"{algo}.set", f"{algo}.grid", "set"))
+                    if search == "grid":
+                        raise error from None
+                    first_error = first_error or error  # a random draw outside the valid region: draw again
+                    continue
+                tid = trial_id(algo, task.name, steps, hparams)
+                if tid in seen:  # a random search that drew one configuration twice
+                    continue
+                seen.add(tid)
+                kept += 1
+                shape = tuple(hparams[k] for k in SHAPE_KEYS if k in hparams)
+                trial = Trial(tid, algo, task.name, task.suite, int(steps), seeds, hparams, point, task.random_return)
+                ranked.append(((ti, ai, shape, pi), trial))
+            if not kept and first_error is not None:
+                raise first_error
+    return [t for _, t in sorted(ranked, key=lambda x: x[0])]
