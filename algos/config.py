@@ -59,6 +59,7 @@ class ESConfig(Common):
     antithetic: bool = True
     fitness_shaping: str = "centered_rank"  # centered_rank | zscore | none
     deterministic_policy: bool = True  # act greedily / with the mean while collecting fitness
+    common_starts: bool = True  # every member plays the same start states in a generation (CRN)
     rank: int = 1  # EGGROLL only: rank r of each matrix perturbation
 
 

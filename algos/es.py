@@ -82,11 +82,27 @@ class EvolutionStrategy:
 
         return act
 
+    def start_keys(self, key: jax.Array) -> jax.Array | None:
+        """Reset keys of the (member × episode) batch, member-major.
+
+        With `common_starts`, episode e of every member starts from the same state (common
+        random numbers): fitness differences then come from the parameters, not from which start
+        states a member happened to draw. On tasks whose start states vary a lot (MPE landmark
+        positions) independent starts drown the signal of a small population.
+        """
+        c = self.config
+        if not c.common_starts:
+            return None
+        per_episode = jax.random.split(key, c.episodes_per_member)
+        return jnp.tile(per_episode, (c.pop_size,) + (1,) * (per_episode.ndim - 1))
+
     def update(self, state: ESState, key: jax.Array) -> tuple[ESState, dict]:
         c = self.config
         sigma = self.sigma(state.generation)
         noise = self.noise.sample(state.noise_key, state.generation, state.params)
-        episodes = run_episodes(self.env, self.population_act(state, noise, sigma), key, self.batch)
+        key, start_key = jax.random.split(key)
+        episodes = run_episodes(self.env, self.population_act(state, noise, sigma), key, self.batch,
+                                self.start_keys(start_key))
         fitness = episodes.returns.reshape(c.pop_size, c.episodes_per_member).mean(-1)
         shaped = shape_fitness(fitness, c.fitness_shaping)
         # The update regenerates the noise from the same counter-based keys rather than keeping

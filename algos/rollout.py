@@ -26,10 +26,13 @@ class Episodes(struct.PyTreeNode):
     moments: Moments  # observations seen on live steps (for observation normalisation)
 
 
-def run_episodes(env: Env, act: ActFn, key: jax.Array, batch: int) -> Episodes:
+def run_episodes(env: Env, act: ActFn, key: jax.Array, batch: int, reset_keys: jax.Array | None = None) -> Episodes:
+    """`reset_keys` (batch, key): the start of each episode; by default each draws its own."""
     spec = env.spec
     key, reset_key = jax.random.split(key)
-    obs, state = jax.vmap(env.reset)(jax.random.split(reset_key, batch))
+    if reset_keys is None:
+        reset_keys = jax.random.split(reset_key, batch)
+    obs, state = jax.vmap(env.reset)(reset_keys)
     step = jax.vmap(env.step)
 
     def cond(carry):

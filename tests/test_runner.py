@@ -11,6 +11,7 @@ import pytest
 import envs
 from algos.config import ConfigError, build
 from algos.es import EvolutionStrategy
+from algos.rollout import run_episodes
 from algos.runner import train
 
 TINY_ES = {"pop_size": 8, "hidden": 16, "eval_every": 2, "eval_episodes": 4}
@@ -27,6 +28,23 @@ def test_es_env_steps_are_the_sum_of_episode_lengths():
         state, metrics = update(state, jax.random.PRNGKey(i))
         assert int(metrics["env_steps"]) == round(float(metrics["fitness_mean"]) * 8)
         assert int(metrics["env_steps"]) >= 8  # every episode lasts at least one step
+
+
+@pytest.mark.parametrize("common_starts", [True, False])
+def test_common_starts_give_every_member_the_same_episodes(common_starts):
+    """With σ ≈ 0 every member is the mean policy, so only the start states can tell them apart."""
+    config = build("eggroll", {"pop_size": 8, "episodes_per_member": 2, "hidden": 16, "sigma": 1e-12,
+                               "fitness_shaping": "none", "common_starts": common_starts})
+    es = EvolutionStrategy("eggroll", envs.make("CartPole-v1"), config)
+    state = es.init(jax.random.PRNGKey(0))
+    noise = es.noise.sample(state.noise_key, state.generation, state.params)
+    episodes = jax.jit(lambda key: run_episodes(es.env, es.population_act(state, noise, config.sigma), key,
+                                                es.batch, es.start_keys(key)))(jax.random.PRNGKey(1))
+    lengths = np.asarray(episodes.lengths).reshape(8, 2)
+    if common_starts:
+        assert (lengths == lengths[0]).all()  # member-major: episode e of every member is the same
+    else:
+        assert len(np.unique(lengths)) > 1
 
 
 @pytest.mark.parametrize("algo", ["openes", "ppo"])
