@@ -113,6 +113,13 @@ def test_jaxmarl_adapter_stacks_pads_and_round_trips():
     assert info["episode_return"][-1] == pytest.approx(reward.sum(), rel=1e-5)
 
 
+def test_jaxmarl_spaces_that_cannot_be_shared_are_refused_naming_the_task():
+    from envs.jaxmarl_adapter import JaxMARLEnv
+
+    with pytest.raises(ValueError, match=r"MPE_simple_spread_v3: agent 'agent_0' has a Box action space; only Discrete"):
+        JaxMARLEnv("MPE_simple_spread_v3", action_type="Continuous")
+
+
 def test_jaxmarl_per_agent_rewards_match_jaxmarl():
     """Stacked rewards are jaxmarl's per-agent rewards in agent order."""
     import jaxmarl
