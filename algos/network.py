@@ -12,6 +12,7 @@ independent log-std parameter) for Box tasks. `ActorCritic` adds a separate crit
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -21,13 +22,43 @@ import jax.numpy as jnp
 from envs.spec import EnvSpec
 
 
+def orthogonal(scale: float = 1.0) -> Callable:
+    """Flax's orthogonal initializer, computed without LAPACK.
+
+    Same draw and same result as `nn.initializers.orthogonal` (Q of the QR of a Gaussian matrix,
+    signs fixed so R has a positive diagonal), but Q comes from Gram-Schmidt with
+    re-orthogonalisation in plain jnp. Why: on CPU, jaxlib 0.10.2 runs batched LAPACK calls
+    (here: the QR of every layer, vmapped over seeds) on XLA's intra-op thread pool and blocks
+    waiting for their sub-tasks; when as many QRs run at once as the pool has threads, the pool
+    deadlocks (we saw trials hang in their init with every thread parked in ParallelBatchMap).
+    """
+
+    def init(key: jax.Array, shape: tuple, dtype=jnp.float32) -> jax.Array:
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        tall = (max(rows, cols), min(rows, cols))
+        a = jax.random.normal(key, tall, dtype)
+
+        def column(j, q):
+            v = a[:, j]
+            for _ in range(2):  # twice is enough (Giraud et al. 2005, "CGS2")
+                v = v - q @ (q.T @ v)  # columns >= j of q are still zero
+            return q.at[:, j].set(v / jnp.linalg.norm(v))
+
+        q = jax.lax.fori_loop(0, tall[1], column, jnp.zeros(tall, dtype))
+        if rows < cols:
+            q = q.T
+        return scale * q.reshape(shape)
+
+    return init
+
+
 class Linear(nn.Module):
     features: int
     kernel_scale: float = 1.4142135623730951  # orthogonal init gain (√2, PureJaxRL)
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        kernel = self.param("kernel", nn.initializers.orthogonal(self.kernel_scale), (x.shape[-1], self.features))
+        kernel = self.param("kernel", orthogonal(self.kernel_scale), (x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
         y = x @ kernel + bias
         if self.has_variable("lowrank", "A"):
