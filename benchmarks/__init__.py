@@ -1,0 +1,15 @@
+"""Throughput and timing benchmarks: `eggroll-bench bench NAME`, `python -m benchmarks NAME` or
+`python -m benchmarks.NAME`.
+
+generation  env steps / s of a population rollout and of a full generation (rollout + update) for
+            pure inference, EGGROLL r=1/r=4 and OpenES, with ratios to pure inference and OpenES
+update      the ES update alone (noise regeneration + gradient contraction) vs one forward step
+memory      compiled peak memory of one generation, EGGROLL vs OpenES, over population and width
+compile     compile time of one trial per algorithm, as the runner compiles it
+ppo         PPO env steps / s over the number of parallel environments
+
+Every script prints a table, writes `results/bench/NAME.csv` (or `--out DIR`), and takes `--quick`
+(CI-sized). Timings are taken after compilation and a warm-up call, interleaved across the
+variants of one configuration, median of repeats: the machine may be shared, so the ratios
+between variants timed together are the robust numbers. See benchmarks/README.md.
+"""

@@ -1,0 +1,18 @@
+"""`python -m benchmarks NAME [options]`: the same as `eggroll-bench bench NAME [options]`."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from benchmarks import cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description="Throughput benchmarks.")
+    cli.add_scripts(parser)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

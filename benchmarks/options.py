@@ -1,0 +1,171 @@
+"""Command-line options of every benchmark, kept free of JAX so `eggroll-bench --help` stays fast.
+
+Each benchmark's `main(argv)`, `python -m benchmarks NAME` and the `eggroll-bench bench NAME`
+subcommand build their parsers from the same functions here, so every entry point accepts exactly
+the same options and refuses bad input the same way (`BenchError`, exit status 2).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Callable
+
+DEFAULT_OUT = "results/bench"
+NAMES = ("generation", "update", "memory", "compile", "ppo")
+
+DESCRIPTIONS = {
+    "generation": "env steps/s of population rollouts and full generations: inference vs EGGROLL vs OpenES",
+    "update": "ES update alone (noise regeneration + gradient contraction) vs one population forward step",
+    "memory": "compiled peak memory of one generation, EGGROLL vs OpenES, over population and width",
+    "compile": "compile time of one training trial per algorithm (the runner's compiled functions)",
+    "ppo": "PPO env steps/s over the number of parallel environments",
+}
+
+
+class BenchError(ValueError):
+    """Bad benchmark input (an unwritable --out, an unknown task, an empty grid...)."""
+
+
+def check_out(out: str | Path) -> Path:
+    """The output directory, created if needed; refused with a clear message when unusable."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise BenchError(f"--out {out}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BenchError(f"--out {out}: cannot create the directory ({err.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise BenchError(f"--out {out}: directory is not writable")
+    return path
+
+
+def es_algos(names: list[str] | None) -> list[str]:
+    """The ES algorithms asked for with --algos (default both), refusing any other name."""
+    names = names or ["eggroll", "openes"]
+    unknown = [n for n in names if n not in ("eggroll", "openes")]
+    if unknown:
+        raise BenchError(f"--algos: unknown ES algorithm {unknown[0]!r}; allowed: eggroll, openes")
+    return names
+
+
+def _positive_ints(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _strs(text: str) -> list[str]:
+    values = [x.strip() for x in text.split(",") if x.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+    return values
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="CI-sized grid (seconds to a minute on 2 CPU cores)")
+    p.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help=f"where the CSVs go (default {DEFAULT_OUT})")
+    p.add_argument("--repeats", type=_positive_int, default=None,
+                   help="timed repeats per variant, median reported (default 5, --quick 3)")
+    p.add_argument("--append", action="store_true",
+                   help="keep the CSV's other rows (rows of the configurations measured now are replaced)")
+
+
+def _network(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--widths", type=_positive_ints, default=None, metavar="W,W",
+                   help="hidden widths (default: by backend)")
+    p.add_argument("--pops", type=_positive_ints, default=None, metavar="N,N",
+                   help="population sizes (default: by backend)")
+    p.add_argument("--depth", type=_positive_int, default=2,
+                   help="hidden layers (default 2, the project default and sweeps/scaling.toml's; paper: 3)")
+    p.add_argument("--activation", default="tanh", choices=("tanh", "relu", "gelu", "silu", "pqn"),
+                   help="activation (default tanh; paper: pqn = LayerNorm then ReLU)")
+    p.add_argument("--no-ynn", action="store_true",
+                   help="compile with XLA:CPU's YNNPACK fusions off (xla_cpu_experimental_ynn_fusion_type=''); "
+                        "see benchmarks/README.md")
+
+
+def _max_gb(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-gb", type=float, default=None,
+                   help="skip a variant whose compiled footprint exceeds this (default: half the free RAM on CPU)")
+
+
+def _generation(p: argparse.ArgumentParser) -> None:
+    _network(p)
+    p.add_argument("--envs", type=_strs, default=None, metavar="TASK,TASK",
+                   help="tasks (default: CartPole-v1 and inverted_double_pendulum; --quick: CartPole-v1)")
+    p.add_argument("--ranks", type=_positive_ints, default=None, metavar="R,R",
+                   help="EGGROLL ranks (default 1,4; --quick 1)")
+    p.add_argument("--algos", type=_strs, default=None, metavar="A,A",
+                   help="ES algorithms beside pure inference (default eggroll,openes; OpenES is the slow one)")
+    p.add_argument("--horizon", type=_positive_int, default=None,
+                   help="steps per member per generation (default 64 on CPU, 256 on GPU, 8 with --quick)")
+    p.add_argument("--no-full", action="store_true", help="skip the full-generation (rollout + update) variants")
+    _max_gb(p)
+    p.add_argument("--inference-csv", default=None, metavar="PATH",
+                   help="where the pure-inference ceiling goes (default OUT/inference.csv)")
+
+
+def _update(p: argparse.ArgumentParser) -> None:
+    _network(p)
+    p.add_argument("--ranks", type=_positive_ints, default=None, metavar="R,R",
+                   help="EGGROLL ranks (default 1,4; --quick 1)")
+    p.add_argument("--algos", type=_strs, default=None, metavar="A,A", help="ES algorithms (default eggroll,openes)")
+    p.add_argument("--episode-steps", type=_positive_int, default=500,
+                   help="steps per member per generation for the update's share (default 500, CartPole's limit)")
+    _max_gb(p)
+
+
+def _memory(p: argparse.ArgumentParser) -> None:
+    _network(p)
+    p.add_argument("--rank", type=_positive_int, default=1, help="EGGROLL rank (default 1)")
+    p.add_argument("--horizon", type=_positive_int, default=16, help="steps per member of the compiled generation")
+
+
+def _compile(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--envs", type=_strs, default=None, metavar="TASK,TASK",
+                   help="tasks (default: CartPole-v1 and hopper; --quick: CartPole-v1)")
+    p.add_argument("--algos", type=_strs, default=None, metavar="A,A", help="algorithms (default eggroll,openes,ppo)")
+    p.add_argument("--presets", type=_strs, default=None, metavar="P,P",
+                   help="networks: tiny (2x16 tanh), default (2x64 tanh), paper (3x256 pqn); default: default")
+
+
+def _ppo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--envs", type=_strs, default=None, metavar="TASK,TASK",
+                   help="tasks (default: CartPole-v1 and hopper; --quick: CartPole-v1)")
+    p.add_argument("--num-envs", type=_positive_ints, default=None, metavar="N,N",
+                   help="parallel environments (default: by backend)")
+    p.add_argument("--num-steps", type=_positive_int, default=None,
+                   help="steps per environment per update (default: the task's PPO default, 128)")
+    p.add_argument("--hidden", type=_positive_int, default=None, help="hidden width (default: the PPO default, 64)")
+
+
+EXTRA: dict[str, Callable[[argparse.ArgumentParser], None]] = {
+    "generation": _generation, "update": _update, "memory": _memory, "compile": _compile, "ppo": _ppo,
+}
+
+
+def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
+    add_common(p)
+    EXTRA[name](p)
+
+
+def parser(name: str, prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog or f"python -m benchmarks.{name}", description=DESCRIPTIONS[name])
+    add_arguments(name, p)
+    return p

@@ -1,0 +1,153 @@
+"""The benchmark scripts: CLI wiring, bad input, CSV outputs, and identical env-step counting.
+
+Every script runs on the tiniest sizes (hidden 8-16, a handful of members, 2-step horizons) with
+one repeat: these tests check what is written, never how fast anything is.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from benchmarks import compile as compile_bench
+from benchmarks import generation, memory, ppo, update, workloads
+from sweeps.cli import build_parser
+
+TINY_NET = ["--widths", "8", "--pops", "4", "--repeats", "1"]
+
+
+def read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def positive_finite(rows: list[dict[str, str]], column: str) -> bool:
+    values = [float(r[column]) for r in rows]
+    return bool(values) and all(math.isfinite(v) and v > 0 for v in values)
+
+
+def test_cli_registers_bench_and_its_scripts():
+    args = build_parser().parse_args(["bench", "generation", "--quick", "--out", "somewhere"])
+    assert (args.command, args.bench, args.quick, args.out) == ("bench", "generation", True, "somewhere")
+    assert callable(args.func)
+    every = build_parser().parse_args(["bench", "all", "--quick"])
+    assert every.bench == "all" and every.quick
+
+
+@pytest.mark.parametrize("argv", [["bench", "nosuch"], ["bench", "generation", "--widths", "0"],
+                                  ["bench", "ppo", "--num-envs", "many"]])
+def test_cli_refuses_unknown_scripts_and_bad_values(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_unusable_out_and_unknown_task_are_refused_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert memory.main(["--quick", "--out", str(blocker)]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert generation.main(["--envs", "CartPol-v1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown task 'CartPol-v1'" in err and "CartPole-v1" in err
+    assert not list(out.glob("*.csv"))
+
+
+def test_generation_writes_throughputs_and_the_inference_ceiling(tmp_path):
+    ceiling = tmp_path / "ceiling.csv"
+    argv = TINY_NET + ["--envs", "CartPole-v1", "--ranks", "2", "--algos", "eggroll", "--horizon", "2", "--no-full",
+                       "--inference-csv", str(ceiling)]
+    assert generation.main(argv + ["--out", str(tmp_path)]) == 0
+    columns, rows = read(tmp_path / "generation.csv")
+    assert columns == generation.COLUMNS
+    assert {r["variant"] for r in rows} == {"inference", "eggroll-r2"}
+    assert {r["kind"] for r in rows} == {"inference", "rollout"}  # "generation": see the step-count test
+    assert all(r["status"] == "ok" for r in rows)
+    assert positive_finite(rows, "steps_per_s")
+    assert {int(r["env_steps"]) for r in rows} == {4 * 2}  # every variant: pop x horizon, counted in the call
+    assert [float(r["x_inference"]) for r in rows if r["variant"] == "inference"] == [1.0]
+
+    columns, ceiling_rows = read(ceiling)
+    assert columns == ["hidden", "pop_size", "steps_per_s"]  # what plots/ reads
+    inference = next(r for r in rows if r["variant"] == "inference")
+    assert ceiling_rows == [{"hidden": "8", "pop_size": "4", "steps_per_s": inference["steps_per_s"]}]
+
+    from plots.figures_systems import load_inference
+
+    table, why_not = load_inference(ceiling)
+    assert why_not == "" and table["steps_per_s"].iloc[0] > 0
+
+
+@pytest.mark.parametrize("script, argv, measured", [
+    (update, TINY_NET + ["--ranks", "1", "--algos", "eggroll"],
+     ["sample_ms", "gradient_ms", "update_ms", "step_ms", "inference_step_ms"]),
+    (compile_bench, ["--envs", "CartPole-v1", "--algos", "openes", "--presets", "tiny", "--repeats", "1"],
+     ["compile_s", "total_s"]),
+    (ppo, ["--envs", "CartPole-v1", "--num-envs", "2", "--num-steps", "8", "--hidden", "8", "--repeats", "1"],
+     ["steps_per_s"]),
+], ids=["update", "compile", "ppo"])
+def test_each_script_writes_its_csv_with_positive_numbers(script, argv, measured, tmp_path):
+    assert script.main(argv + ["--out", str(tmp_path)]) == 0
+    name = script.__name__.rsplit(".", 1)[1]
+    columns, rows = read(tmp_path / f"{name}.csv")
+    assert columns == script.COLUMNS
+    assert rows and all(r["status"] == "ok" for r in rows)
+    for column in measured:
+        assert positive_finite(rows, column), column
+
+
+def test_memory_writes_compiled_sizes(tmp_path):
+    assert memory.main(TINY_NET + ["--horizon", "2", "--out", str(tmp_path)]) == 0
+    columns, rows = read(tmp_path / "memory.csv")
+    assert columns == memory.COLUMNS and {r["algo"] for r in rows} == {"eggroll", "openes"}
+    assert all(r["status"] == "ok" for r in rows)
+    for column in ("temp_mb", "peak_mb", "noise_mb"):
+        assert positive_finite(rows, column), column
+
+
+def test_memory_theory_counts_low_rank_factors_not_matrices():
+    def noise(algo, hidden):
+        es = workloads.make_es(algo, "CartPole-v1", hidden, 2, 4)
+        return memory.noise_floats(es, workloads.state_shapes(es).params)
+
+    # 4 inputs, 2 actions, depth 2: matrices 4x8, 8x8, 8x2 (+ biases 8, 8, 2), rank 1, 4 members
+    assert noise("eggroll", 8) == 4 * ((4 + 8) + (8 + 8) + (8 + 2) + 18)
+    assert noise("openes", 8) == 4 * (4 * 8 + 8 * 8 + 8 * 2 + 18)
+    # quadrupling the width: EGGROLL's noise grows ~linearly, OpenES's ~quadratically
+    assert noise("eggroll", 32) / noise("eggroll", 8) < 5 < noise("openes", 32) / noise("openes", 8)
+
+
+def test_inference_and_unperturbed_eggroll_step_and_count_identically():
+    """σ → 0: every member acts with the mean parameters, so the population rollout must step the
+    same transitions as pure inference, and every workload counts the same env steps."""
+    pop, horizon = 4, 3
+    es = workloads.make_es("eggroll", "CartPole-v1", 8, 2, pop, horizon=horizon, sigma=1e-12)
+    state = workloads.init_state(es)
+    key = jax.random.PRNGKey(7)
+    (inf_eps, inf_steps) = jax.jit(workloads.inference_rollout(es))(state, key)
+    (pop_eps, pop_steps) = jax.jit(workloads.population_rollout(es))(state, key)
+    (_, metrics), gen_steps = jax.jit(workloads.full_generation(es))(state, key)
+    assert int(inf_steps) == int(pop_steps) == int(gen_steps) == int(metrics["env_steps"]) == pop * horizon
+    np.testing.assert_array_equal(inf_eps.lengths, pop_eps.lengths)
+    np.testing.assert_array_equal(inf_eps.returns, pop_eps.returns)
+    np.testing.assert_allclose(inf_eps.moments.total, pop_eps.moments.total, rtol=1e-6)
+
+
+def test_population_step_matches_population_act():
+    es = workloads.make_es("eggroll", "CartPole-v1", 8, 2, 6, rank=2, deterministic_policy=True)
+    state = workloads.init_state(es)
+    sigma = es.sigma(state.generation)
+    noise = es.noise.sample(state.noise_key, state.generation, state.params)
+    variables, _ = es.noise.member_variables(state.params, noise, sigma)
+    obs = jax.random.normal(jax.random.PRNGKey(3), (es.batch,) + es.spec.obs_shape)
+    key = jax.random.PRNGKey(4)
+    step, _ = workloads.population_step(es, state)
+    act = jax.jit(lambda obs, key: es.population_act(state, noise, sigma)(obs, key))
+    np.testing.assert_array_equal(jax.jit(step)(variables, obs, key), act(obs, key))
