@@ -89,6 +89,23 @@ def interleaved(fns: Mapping[Any, Callable[[], Any]], repeats: int, budget_s: fl
     return {**done, **failed}
 
 
+
+def record_throughput(rows: Mapping[Any, dict[str, Any]], timings: Mapping[Any, Timing | BaseException]) -> None:
+    """Fill each row from its timing: the load now, and env steps / s from the steps its call counted.
+
+    Every timed call returns (..., env_steps) as its second output, counted inside the compiled
+    call the way the runner counts them.
+    """
+    for row in rows.values():
+        row["load"] = load()
+    for name, timing in timings.items():
+        if isinstance(timing, BaseException):
+            rows[name]["status"] = short_error(timing)
+            continue
+        steps = int(timing.output[1])
+        rows[name].update(env_steps=steps, seconds=timing.seconds, steps_per_s=steps / timing.seconds,
+                          best_steps_per_s=steps / timing.best, repeats=timing.repeats)
+
 # XLA:CPU's YNNPACK fusions off. With them on (jaxlib 0.10 default), the per-member elementwise
 # work of an EGGROLL layer is fused into the shared GEMM, which then runs ~1.5-2x slower; see README.
 NO_YNN = {"xla_cpu_experimental_ynn_fusion_type": ""}

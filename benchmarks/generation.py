@@ -98,16 +98,7 @@ def measure(env: str, hidden: int, pop: int, vs: list[Variant], args: argparse.N
             calls[v] = (lambda c=compiled[v], a=jobs[v][1]: c(*a))
     del compiled  # each executable holds its buffers' plan; the calls keep what they need
     budget = 5.0 if args.quick else 40.0
-    timings = common.interleaved(calls, repeats, budget)
-    for row in rows.values():
-        row["load"] = common.load()
-    for v, timing in timings.items():
-        if isinstance(timing, Exception):
-            rows[v]["status"] = common.short_error(timing)
-            continue
-        steps = int(timing.output[1])  # counted inside the call, as the runner counts them
-        rows[v].update(env_steps=steps, seconds=timing.seconds, steps_per_s=steps / timing.seconds,
-                       best_steps_per_s=steps / timing.best, repeats=timing.repeats)
+    common.record_throughput(rows, common.interleaved(calls, repeats, budget))
     add_ratios(rows, "steps_per_s", "")
     add_ratios(rows, "best_steps_per_s", "_best")
     return list(rows.values())

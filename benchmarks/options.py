@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from algos.config import ACTIVATIONS
+
 DEFAULT_OUT = "results/bench"
 NAMES = ("generation", "update", "memory", "compile", "ppo")
 
@@ -93,11 +95,17 @@ def _network(p: argparse.ArgumentParser) -> None:
                    help="population sizes (default: by backend)")
     p.add_argument("--depth", type=_positive_int, default=2,
                    help="hidden layers (default 2, the project default and sweeps/scaling.toml's; paper: 3)")
-    p.add_argument("--activation", default="tanh", choices=("tanh", "relu", "gelu", "silu", "pqn"),
+    p.add_argument("--activation", default="tanh", choices=ACTIVATIONS,
                    help="activation (default tanh; paper: pqn = LayerNorm then ReLU)")
     p.add_argument("--no-ynn", action="store_true",
                    help="compile with XLA:CPU's YNNPACK fusions off (xla_cpu_experimental_ynn_fusion_type=''); "
                         "see benchmarks/README.md")
+
+
+def _es_variants(p: argparse.ArgumentParser, algos_help: str) -> None:
+    p.add_argument("--ranks", type=_positive_ints, default=None, metavar="R,R",
+                   help="EGGROLL ranks (default 1,4; --quick 1)")
+    p.add_argument("--algos", type=_strs, default=None, metavar="A,A", help=algos_help)
 
 
 def _max_gb(p: argparse.ArgumentParser) -> None:
@@ -109,10 +117,7 @@ def _generation(p: argparse.ArgumentParser) -> None:
     _network(p)
     p.add_argument("--envs", type=_strs, default=None, metavar="TASK,TASK",
                    help="tasks (default: CartPole-v1 and inverted_double_pendulum; --quick: CartPole-v1)")
-    p.add_argument("--ranks", type=_positive_ints, default=None, metavar="R,R",
-                   help="EGGROLL ranks (default 1,4; --quick 1)")
-    p.add_argument("--algos", type=_strs, default=None, metavar="A,A",
-                   help="ES algorithms beside pure inference (default eggroll,openes; OpenES is the slow one)")
+    _es_variants(p, "ES algorithms beside pure inference (default eggroll,openes; OpenES is the slow one)")
     p.add_argument("--horizon", type=_positive_int, default=None,
                    help="steps per member per generation (default 64 on CPU, 256 on GPU, 8 with --quick)")
     p.add_argument("--no-full", action="store_true", help="skip the full-generation (rollout + update) variants")
@@ -123,9 +128,7 @@ def _generation(p: argparse.ArgumentParser) -> None:
 
 def _update(p: argparse.ArgumentParser) -> None:
     _network(p)
-    p.add_argument("--ranks", type=_positive_ints, default=None, metavar="R,R",
-                   help="EGGROLL ranks (default 1,4; --quick 1)")
-    p.add_argument("--algos", type=_strs, default=None, metavar="A,A", help="ES algorithms (default eggroll,openes)")
+    _es_variants(p, "ES algorithms (default eggroll,openes)")
     p.add_argument("--episode-steps", type=_positive_int, default=500,
                    help="steps per member per generation for the update's share (default 500, CartPole's limit)")
     _max_gb(p)

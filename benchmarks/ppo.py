@@ -75,16 +75,7 @@ def measure(env: str, counts: list[int], args: argparse.Namespace, repeats: int)
         foot = common.footprint_bytes(compiled[n])
         rows[n]["footprint_mb"] = round(foot / 2**20, 1) if foot is not None else ""
         calls[n] = (lambda c=compiled[n], a=jobs[n][1]: c(*a))
-    timings = common.interleaved(calls, repeats, 5.0 if args.quick else 30.0)
-    for row in rows.values():
-        row["load"] = common.load()
-    for n, timing in timings.items():
-        if isinstance(timing, Exception):
-            rows[n]["status"] = common.short_error(timing)
-            continue
-        steps = int(timing.output[1])
-        rows[n].update(env_steps=steps, seconds=timing.seconds, steps_per_s=steps / timing.seconds,
-                       best_steps_per_s=steps / timing.best, repeats=timing.repeats)
+    common.record_throughput(rows, common.interleaved(calls, repeats, 5.0 if args.quick else 30.0))
     return list(rows.values())
 
 

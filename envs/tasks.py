@@ -67,12 +67,8 @@ for name, rnd in [
 # population 128 × 4 episodes — MPE start states vary a lot, so a member's fitness needs several
 # episodes (on common starts, see ESConfig.common_starts). PPO (IPPO): JaxMARL's MPE settings but
 # lr 1e-3, which on simple_spread reached -48 at 1M steps where 2.5e-4 stayed near -65 (seed 0).
-_MARL_DEFAULTS = {
-    "*": {"hidden": 64, "depth": 3},
-    "eggroll": {"optimizer": "adamw", "sigma": 0.2, "pop_size": 128, "episodes_per_member": 4},
-    "openes": {"optimizer": "adamw", "sigma": 0.2, "pop_size": 128, "episodes_per_member": 4},
-    "ppo": {"lr": 1e-3},
-}
+_MARL_ES = {"optimizer": "adamw", "sigma": 0.2, "pop_size": 128, "episodes_per_member": 4}
+_MARL_DEFAULTS = {"*": {"hidden": 64, "depth": 3}, "eggroll": _MARL_ES, "openes": _MARL_ES, "ppo": {"lr": 1e-3}}
 for name, rnd in [
     ("MPE_simple_spread_v3", -80.158),
     ("MPE_simple_reference_v3", -56.705),
