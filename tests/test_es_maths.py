@@ -8,7 +8,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import traverse_util
-from jax.extend import core as jax_extend_core
 
 from algos.network import Actor
 from algos.noise import FullRankNoise, LowRankNoise, is_matrix, shape_fitness
@@ -156,6 +155,17 @@ def test_update_direction_converges_to_openes_as_rank_grows():
     assert r1 < r32
 
 
+def _sub_jaxprs(params):
+    """Jaxprs nested in an equation's params (scan/while/cond bodies, pjit calls). Written out
+    rather than `jax.extend.core.jaxprs_in_params`, which jax 0.9 (the `paper` extra) lacks."""
+    for value in params.values():
+        for item in value if isinstance(value, (tuple, list)) else (value,):
+            if hasattr(item, "eqns"):
+                yield item
+            elif hasattr(getattr(item, "jaxpr", None), "eqns"):
+                yield item.jaxpr
+
+
 def _largest_intermediate(fn, *args) -> int:
     """Size of the largest array any equation of `fn`'s jaxpr produces (sub-jaxprs included)."""
     def walk(jaxpr):
@@ -163,7 +173,7 @@ def _largest_intermediate(fn, *args) -> int:
         for eqn in jaxpr.eqns:
             for v in eqn.outvars:
                 biggest = max(biggest, int(np.prod(v.aval.shape)) if hasattr(v.aval, "shape") else 0)
-            for sub in jax_extend_core.jaxprs_in_params(eqn.params):
+            for sub in _sub_jaxprs(eqn.params):
                 biggest = max(biggest, walk(sub))
         return biggest
 
