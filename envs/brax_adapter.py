@@ -17,6 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from envs.core import import_chatter_to_stderr
 from envs.spec import Box, EnvSpec
 
 BRAX_EPISODE_LENGTH = 1000
@@ -24,7 +25,8 @@ BRAX_EPISODE_LENGTH = 1000
 
 class BraxEnv:
     def __init__(self, env_id: str, backend: str = "positional", max_steps: int = BRAX_EPISODE_LENGTH):
-        from brax import envs as brax_envs
+        with import_chatter_to_stderr():
+            from brax import envs as brax_envs
 
         self._env = brax_envs.get_environment(env_id, backend=backend)
         self.backend = backend

@@ -21,12 +21,35 @@ the next episode; `info` carries what learners need across that boundary:
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Protocol
+import contextlib
+import os
+import sys
+from typing import Any, Callable, Iterator, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 
 from envs.spec import EnvSpec
+
+
+@contextlib.contextmanager
+def import_chatter_to_stderr() -> Iterator[None]:
+    """Wrap an environment library's import: some print to stdout when imported (jaxmarl, and
+    mujoco via brax), which would corrupt machine-readable output such as `eggroll-bench envs
+    --json`. Redirected for Python and at the file-descriptor level, because jaxmarl's mabrax module resets
+    `sys.stdout`/`sys.stderr` to the interpreter's originals on import; both are put back after."""
+    saved_out, saved_err = sys.stdout, sys.stderr
+    saved_out.flush()
+    saved_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)
+        sys.stdout, sys.stderr = saved_out, saved_err
 
 
 class RawEnv(Protocol):

@@ -15,14 +15,16 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from envs.core import import_chatter_to_stderr
 from envs.spec import Discrete, EnvSpec
 
 
 class JaxMARLEnv:
     def __init__(self, env_id: str, **kwargs):
-        import jaxmarl
+        with import_chatter_to_stderr():  # jaxmarl imports its environments lazily, in make
+            import jaxmarl
 
-        self._env = jaxmarl.make(env_id, **kwargs)
+            self._env = jaxmarl.make(env_id, **kwargs)
         self.agents = tuple(self._env.agents)
         obs_sizes, n_actions = [], []
         for agent in self.agents:
