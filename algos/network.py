@@ -96,18 +96,29 @@ class MLP(nn.Module):
 
 
 class Actor(nn.Module):
-    """Action-distribution parameters: logits (discrete) or (mean, log_std) (continuous)."""
+    """Action-distribution parameters: logits (discrete) or (mean, log_std) (continuous).
+
+    `action_mask` > 0: the last `action_mask` inputs are the task's valid-action mask
+    (`EnvSpec.action_mask`); invalid actions get logit -1e9, so sampling, argmax, log-probs and
+    entropies all see the masked distribution. Masking here rather than in `PolicyHead` keeps
+    PPO's stored log-probs and its loss on the same distribution without carrying masks around.
+    """
 
     action_dim: int
     discrete: bool
     hidden: int
     depth: int
     activation: str
+    action_mask: int = 0
 
     @nn.compact
     def __call__(self, obs: jax.Array):
         out = MLP(self.hidden, self.depth, self.action_dim, self.activation, out_scale=0.01, name="pi")(obs)
         if self.discrete:
+            if self.action_mask:
+                valid = obs[..., -self.action_mask:] > 0.5
+                valid = jnp.logical_or(valid, jnp.logical_not(valid.any(-1, keepdims=True)))  # none valid: no mask
+                out = jnp.where(valid, out, -1e9)
             return out
         log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
         return out, jnp.broadcast_to(log_std, out.shape)
@@ -121,10 +132,12 @@ class ActorCritic(nn.Module):
     hidden: int
     depth: int
     activation: str
+    action_mask: int = 0
 
     @nn.compact
     def __call__(self, obs: jax.Array):
-        dist = Actor(self.action_dim, self.discrete, self.hidden, self.depth, self.activation, name="actor")(obs)
+        dist = Actor(self.action_dim, self.discrete, self.hidden, self.depth, self.activation, self.action_mask,
+                     name="actor")(obs)
         value = MLP(self.hidden, self.depth, 1, self.activation, out_scale=1.0, name="critic")(obs)
         return dist, value.squeeze(-1)
 
@@ -171,6 +184,11 @@ class PolicyHead:
             return -jnp.sum(jnp.where(logp > -1e8, jnp.exp(logp) * logp, 0.0), axis=-1)
         _, log_std = out
         return jnp.sum(log_std + 0.5 * jnp.log(2 * jnp.pi * jnp.e), axis=-1)
+
+
+def mask_width(spec: EnvSpec) -> int:
+    """How many trailing observation entries are the valid-action mask (0: the task has none)."""
+    return spec.action_space.n if spec.action_mask else 0
 
 
 def input_dim(spec: EnvSpec, agent_id: bool) -> int:

@@ -19,7 +19,7 @@ import optax
 from flax import struct
 
 from algos.config import PPOConfig
-from algos.network import ActorCritic, PolicyHead, input_dim
+from algos.network import ActorCritic, PolicyHead, input_dim, mask_width
 from algos.observations import Moments, ObsNorm, preprocess
 from algos.rollout import ActFn
 from envs.core import Env
@@ -48,7 +48,8 @@ class PPO:
     def __init__(self, env: Env, config: PPOConfig, total_steps: int):
         self.env, self.spec, self.config = env, env.spec, config
         self.head = PolicyHead(self.spec)
-        self.net = ActorCritic(self.head.action_dim, self.spec.discrete, config.hidden, config.depth, config.activation)
+        self.net = ActorCritic(self.head.action_dim, self.spec.discrete, config.hidden, config.depth, config.activation,
+                               mask_width(self.spec))
         self.steps_per_update = config.num_envs * config.num_steps
         self.num_updates = max(1, -(-total_steps // self.steps_per_update))
         grad_steps = self.num_updates * config.update_epochs * config.num_minibatches

@@ -28,3 +28,47 @@ def test_seed_vmapped_init_calls_no_lapack():
     init = jax.vmap(lambda k: actor.init(k, jnp.zeros(spec.obs_shape)))
     hlo = jax.jit(init).lower(jax.random.split(jax.random.PRNGKey(0), 2)).as_text()
     assert "lapack" not in hlo and "custom_call" not in hlo
+
+
+def test_pqn_mlp_forward_matches_hand_computation():
+    """The paper's network: each hidden layer is Linear -> LayerNorm -> ReLU; the output is linear."""
+    from algos.network import MLP
+
+    net = MLP(hidden=5, depth=3, out=2, activation="pqn", out_scale=0.01)
+    x = jax.random.normal(jax.random.PRNGKey(0), (7, 4))
+    params = net.init(jax.random.PRNGKey(1), x)["params"]
+    # Give LayerNorm's scale and bias non-trivial values so the hand computation checks them too.
+    params = jax.tree_util.tree_map_with_path(
+        lambda path, p: p + 0.3 * jax.random.normal(jax.random.PRNGKey(len(str(path))), p.shape)
+        if "LayerNorm" in str(path) else p, params)
+    h = np.asarray(x, np.float64)
+    for i in range(3):
+        lin, ln = params[f"Linear_{i}"], params[f"LayerNorm_{i}"]
+        h = h @ np.asarray(lin["kernel"], np.float64) + np.asarray(lin["bias"], np.float64)
+        mean, var = h.mean(-1, keepdims=True), h.var(-1, keepdims=True)
+        h = (h - mean) / np.sqrt(var + 1e-6) * np.asarray(ln["scale"]) + np.asarray(ln["bias"])
+        h = np.maximum(h, 0.0)
+    out = h @ np.asarray(params["Linear_3"]["kernel"], np.float64) + np.asarray(params["Linear_3"]["bias"])
+    np.testing.assert_allclose(np.asarray(net.apply({"params": params}, x)), out, rtol=1e-5, atol=1e-6)
+
+
+def test_actor_action_mask_forbids_invalid_actions():
+    """With `action_mask`, the trailing mask inputs decide which logits survive; all-invalid rows
+    fall back to the unmasked logits rather than a NaN distribution."""
+    from algos.network import Actor
+
+    n = 4
+    actor = Actor(action_dim=n, discrete=True, hidden=8, depth=2, activation="tanh", action_mask=n)
+    features = jax.random.normal(jax.random.PRNGKey(0), (64, 6))
+    mask = jax.random.bernoulli(jax.random.PRNGKey(1), 0.5, (64, n)).astype(jnp.float32)
+    mask = mask.at[1:, 0].set(1.0).at[0].set(0.0)  # row 0 has no valid action, every other row has one
+    obs = jnp.concatenate([features, mask], axis=-1)
+    params = actor.init(jax.random.PRNGKey(2), obs)
+    logits = actor.apply(params, obs)
+    unmasked = Actor(action_dim=n, discrete=True, hidden=8, depth=2, activation="tanh").apply(params, obs)
+    valid = np.asarray(mask[1:]) > 0.5
+    np.testing.assert_array_equal(np.asarray(logits[1:])[~valid], -1e9)
+    np.testing.assert_array_equal(np.asarray(logits[1:])[valid], np.asarray(unmasked[1:])[valid])
+    np.testing.assert_array_equal(np.asarray(logits[0]), np.asarray(unmasked[0]))
+    greedy = np.asarray(jnp.argmax(logits[1:], -1))
+    assert valid[np.arange(63), greedy].all()
