@@ -37,6 +37,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     from algos.runner import train
+    from envs.registry import MissingExtraError
 
     try:
         seeds = parse_seeds(args.seeds)
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         if args.steps is not None and args.steps <= 0:
             raise ConfigError(f"--steps must be a positive env-step count, got {args.steps}")
         result = train(args.algo, args.env, seeds, overrides, args.steps, progress=not args.quiet)
-    except (ConfigError, KeyError) as err:
+    except (ConfigError, KeyError, MissingExtraError) as err:
         print(f"eggroll-bench train: error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
 

@@ -8,10 +8,12 @@ import jax
 # are reproducible either way because every entry point imports this package first.
 jax.config.update("jax_threefry_partitionable", False)
 from envs.core import Env, EnvState, check_action
-from envs.registry import Task, all_tasks, get_task, make, register, resolve_tasks, suite_tasks, suites
+from envs.registry import (
+    MissingExtraError, Task, all_tasks, get_task, make, register, require, resolve_tasks, suite_tasks, suites, unavailable,
+)
 from envs.spec import Box, Discrete, EnvSpec
 
 __all__ = [
     "Box", "Discrete", "Env", "EnvSpec", "EnvState", "Task", "all_tasks", "check_action", "get_task",
-    "make", "register", "resolve_tasks", "suite_tasks", "suites",
+    "MissingExtraError", "make", "register", "require", "resolve_tasks", "suite_tasks", "suites", "unavailable",
 ]

@@ -4,17 +4,20 @@ from __future__ import annotations
 import argparse
 import json
 
-from envs.registry import all_tasks, suite_tasks
+import sys
+
+from envs.registry import all_tasks, suite_tasks, unavailable
 
 
 def describe(task) -> dict:
     """A task's listing row (builds the environment to read its spec)."""
-    from envs.registry import make
+    from envs.registry import make, suites
 
     spec = make(task.name).spec
     return {
         "name": task.name,
-        "suite": task.suite,
+        "suite": task.suite,  # the suite it was registered in
+        "suites": [s for s, names in suites().items() if task.name in names],  # every suite it is in
         "source": task.source,
         "obs_shape": list(spec.obs_shape),
         "action_space": spec.action_space.describe(),
@@ -27,17 +30,28 @@ def describe(task) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    tasks = suite_tasks(args.suite) if args.suite else all_tasks()
-    rows = [describe(t) for t in tasks]
+    try:
+        tasks = suite_tasks(args.suite) if args.suite else all_tasks()
+    except KeyError as err:
+        print(f"eggroll-bench envs: error: {err.args[0]}", file=sys.stderr)
+        return 2
+    missing = unavailable(tasks)
+    if missing and args.suite:  # asked for this suite by name: it cannot be used here
+        print(f"eggroll-bench envs: error: suite {args.suite!r}: {missing}", file=sys.stderr)
+        return 2
+    installed = [t for t in tasks if not t.missing()]
+    rows = [describe(t) for t in installed]
+    if missing:  # the full listing: show what is installed, say what is not
+        print(f"{len(tasks) - len(installed)} task(s) not listed: {missing}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = f"{'task':32s} {'suite':7s} {'source':8s} {'obs':>12s} {'action':28s} {'agents':>6s} {'gpu budget':>11s} {'quick':>10s} {'random':>10s}"
+    header = f"{'task':40s} {'suite':8s} {'source':8s} {'obs':>12s} {'action':28s} {'agents':>6s} {'gpu budget':>11s} {'quick':>10s} {'random':>10s}"
     print(header)
     print("-" * len(header))
     for r in rows:
         rnd = "" if r["random_return"] is None else f"{r['random_return']:.2f}"
-        print(f"{r['name']:32s} {r['suite']:7s} {r['source']:8s} {str(tuple(r['obs_shape'])):>12s} "
+        print(f"{r['name']:40s} {r['suite']:8s} {r['source']:8s} {str(tuple(r['obs_shape'])):>12s} "
               f"{r['action_space']:28s} {r['num_agents']:>6d} {r['budget_gpu']:>11,d} {r['budget_quick']:>10,d} {rnd:>10s}")
     return 0
 

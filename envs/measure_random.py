@@ -18,8 +18,12 @@ from envs.registry import all_tasks, make, resolve_tasks
 from envs.spec import EnvSpec
 
 
-def random_action(spec: EnvSpec, key: jax.Array) -> jax.Array:
+def random_action(spec: EnvSpec, key: jax.Array, obs: jax.Array | None = None) -> jax.Array:
+    """Uniform over the valid actions (`obs` is needed for tasks with a state-dependent mask)."""
     shape = spec.batch_prefix + spec.action_shape
+    if spec.action_mask:
+        valid = obs[..., -spec.action_space.n:] > 0.5
+        return jax.random.categorical(key, jnp.where(valid, 0.0, -jnp.inf)).astype(jnp.int32)
     if spec.discrete:
         n = jnp.asarray(spec.valid_actions) if spec.valid_actions else spec.action_space.n
         return jnp.floor(jax.random.uniform(key, shape) * n).astype(jnp.int32)
@@ -27,27 +31,18 @@ def random_action(spec: EnvSpec, key: jax.Array) -> jax.Array:
 
 
 def random_policy_return(task_name: str, episodes: int = 256, seed: int = 0) -> float:
+    """Mean return of `episodes` uniform-random episodes, each run to its end (or the time limit)
+    by the runner's own episode loop, which stops as soon as every episode has ended."""
+    from algos.rollout import run_episodes  # the loop ES fitness and evaluation use
+
     env = make(task_name)
     spec = env.spec
 
-    def one_episode(key):
-        key, reset_key = jax.random.split(key)
-        _, state = env.reset(reset_key)
+    def act(obs, key):
+        return jax.vmap(lambda o, k: random_action(spec, k, o))(obs, jax.random.split(key, obs.shape[0]))
 
-        def body(carry, _):
-            state, key, finished, ret = carry
-            key, act_key, step_key = jax.random.split(key, 3)
-            _, state, _, _, info = env.step(step_key, state, random_action(spec, act_key))
-            first_end = jnp.logical_and(info["episode_done"], jnp.logical_not(finished))
-            ret = jnp.where(first_end, info["episode_return"], ret)
-            return (state, key, jnp.logical_or(finished, info["episode_done"]), ret), None
-
-        init = (state, key, jnp.array(False), jnp.array(0.0))
-        (_, _, _, ret), _ = jax.lax.scan(body, init, None, length=spec.max_steps)
-        return ret
-
-    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
-    return float(jax.jit(jax.vmap(one_episode))(keys).mean())
+    run = jax.jit(lambda key: run_episodes(env, act, key, episodes).returns.mean())
+    return float(run(jax.random.PRNGKey(seed)))
 
 
 def main(argv: list[str] | None = None) -> int:

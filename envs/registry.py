@@ -9,6 +9,7 @@ algorithm defaults (e.g. observation normalisation for brax).
 from __future__ import annotations
 
 import difflib
+import importlib.util
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Mapping
@@ -28,9 +29,21 @@ class Task:
     # Overrides of algorithm defaults for this task: {"ppo": {...}, "eggroll": {...}, "*": {...}}
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     notes: str = ""
+    # Optional libraries the factory imports, as (import name, pip package, extra): checked before
+    # any work starts so a missing one is a clear message, not an ImportError mid-run.
+    requires: tuple[tuple[str, str, str], ...] = ()
+
+    def missing(self) -> list[tuple[str, str, str]]:
+        """The required libraries that are not installed (found without importing them)."""
+        return [req for req in self.requires if importlib.util.find_spec(req[0]) is None]
+
+
+class MissingExtraError(ImportError):
+    """A task's optional environment library is not installed."""
 
 
 _TASKS: dict[str, Task] = {}
+_ALSO_IN: dict[str, list[str]] = {}  # suite -> tasks registered elsewhere that also belong to it
 
 
 def register(task: Task) -> Task:
@@ -41,6 +54,36 @@ def register(task: Task) -> Task:
         raise ValueError(f"task {task.name!r}: budgets must be positive env-step counts")
     _TASKS[task.name] = task
     return task
+
+
+def add_to_suite(suite: str, names: list[str]) -> None:
+    """Make already-registered tasks members of another suite too (paper16 reuses core16 tasks)."""
+    for name in names:
+        if name not in _TASKS:
+            raise _unknown("task", name, list(_TASKS))
+        _ALSO_IN.setdefault(suite, []).append(name)
+
+
+def unavailable(tasks: list[Task]) -> str | None:
+    """Why these tasks cannot run here (missing optional libraries and how to install them), or None."""
+    missing: dict[tuple[str, str], list[str]] = {}
+    for task in tasks:
+        for _, package, extra in task.missing():
+            missing.setdefault((package, extra), []).append(task.name)
+    if not missing:
+        return None
+    parts = [f"{package} (needed by {', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+             for (package, _), names in missing.items()]
+    extras = sorted({extra for _, extra in missing})
+    install = " ".join(f'pip install -e ".[{extra}]"' for extra in extras)
+    return f"not installed: {'; '.join(parts)}. Install the optional environments with: {install}"
+
+
+def require(tasks: list[Task]) -> None:
+    """Raise MissingExtraError naming the packages and the install command, if any is missing."""
+    message = unavailable(tasks)
+    if message:
+        raise MissingExtraError(message)
 
 
 def _unknown(kind: str, name: str, choices: list[str]) -> KeyError:
@@ -61,6 +104,8 @@ def suites() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for task in _TASKS.values():
         out.setdefault(task.suite, []).append(task.name)
+    for suite, names in _ALSO_IN.items():
+        out[suite] = names + [n for n in out.get(suite, []) if n not in names]
     return out
 
 
@@ -88,7 +133,9 @@ def resolve_tasks(names: list[str]) -> list[Task]:
 @lru_cache(maxsize=None)
 def make(name: str) -> Env:
     """The wrapped, auto-resetting environment of a registered task (built once per process)."""
-    return Env(get_task(name).factory())
+    task = get_task(name)
+    require([task])
+    return Env(task.factory())
 
 
 def _load_builtin() -> None:

@@ -49,6 +49,14 @@ class EnvSpec:
     # Multi-agent tasks whose agents have fewer actions than the padded action space: per agent,
     # how many of the padded actions are valid (the policy masks the rest). Empty when uniform.
     valid_actions: tuple[int, ...] = ()
+    # Single-agent discrete tasks whose valid actions change with the state (Jumanji): the last
+    # `action_space.n` entries of every observation are 1.0 for a valid action, 0.0 otherwise. The
+    # policy masks the rest, and observation normalisation leaves these entries as they are.
+    action_mask: bool = False
+
+    def __post_init__(self):
+        if self.action_mask and (self.multi_agent or not self.discrete or len(self.obs_shape) != 1):
+            raise ValueError(f"{self.name}: action_mask needs a single-agent discrete task with flat observations")
 
     @property
     def multi_agent(self) -> bool:

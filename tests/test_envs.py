@@ -12,7 +12,8 @@ import envs
 from envs import registry
 from envs.measure_random import random_action
 
-FAST_TASKS = [t.name for t in envs.all_tasks() if t.source != "brax"]  # brax: tests/test_envs_brax.py
+# brax: tests/test_envs_brax.py; the paper extra's libraries: tests/test_envs_paper.py
+FAST_TASKS = [t.name for t in envs.all_tasks() if t.source != "brax" and not t.requires]
 
 
 @pytest.mark.parametrize("name", FAST_TASKS)
@@ -178,7 +179,8 @@ def test_unknown_names_list_close_matches():
 
 def test_suites_hold_the_promised_tasks():
     s = envs.suites()
-    assert len(s["core16"]) == 16 and len(s["marl"]) == 3
+    assert len(s["core16"]) == 16 and len(s["marl"]) == 3 and len(s["paper16"]) == 16
+    assert {t.source for t in envs.suite_tasks("paper16")} == {"gymnax", "brax", "craftax", "jumanji", "kinetix", "navix"}
     assert {t.source for t in envs.suite_tasks("core16")} == {"gymnax", "brax"}
     for task in envs.all_tasks():
         assert task.random_return is not None, f"{task.name}: random_return not measured"
@@ -197,6 +199,7 @@ def test_envs_cli_json_lists_every_task(capsys):
     assert by_name["Breakout-MinAtar"]["obs_shape"] == [400]  # (10, 10, 4) flattened
     assert by_name["MPE_simple_spread_v3"]["num_agents"] == 3
     assert by_name["hopper"]["action_space"].startswith("Box(-1, 1")
+    assert by_name["CartPole-v1"]["suites"] == ["core16", "paper16"]
 
 
 def test_registering_a_new_task_is_one_call():
@@ -215,3 +218,27 @@ def test_registering_a_new_task_is_one_call():
             envs.register(envs.get_task("Catch-bsuite"))
     finally:
         registry._TASKS.pop("Catch-bsuite", None)
+
+
+def test_missing_extra_is_a_clear_error_before_any_work(monkeypatch, capsys):
+    """Without the extra: which package is missing, and the install command; no traceback."""
+    import importlib.util
+
+    from sweeps.cli import main
+
+    # As if every optional library but jumanji were installed (whichever install this runs in).
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "jumanji" else (real(name, *a) or "installed"))
+    registry.make.cache_clear()
+    try:
+        with pytest.raises(envs.MissingExtraError, match=r'jumanji.*pip install -e "\.\[paper\]"'):
+            envs.make("Snake-v1")
+        assert main(["envs", "--suite", "paper16"]) == 2
+        err = capsys.readouterr().err
+        assert "jumanji (needed by Game2048-v1, Knapsack-v1, Snake-v1)" in err and 'pip install -e ".[paper]"' in err
+        assert "Craftax" not in err  # only what is actually missing is named
+        assert main(["train", "--algo", "ppo", "--env", "Knapsack-v1"]) == 2
+        assert "jumanji" in capsys.readouterr().err
+    finally:
+        registry.make.cache_clear()
