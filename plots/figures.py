@@ -11,7 +11,7 @@ import pandas as pd
 from plots import style  # first: selects the headless Agg backend
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
 from plots.load import algo_order, task_order
-from plots.stats import ppo_reference, sem, t_interval
+from plots.stats import mean_sem_over_tasks, ppo_reference, sem, t_interval
 from plots.tidy import Tables, common_grid, curve_band, seed_matrix
 
 X_LABELS = {"env_steps": "environment steps", "wall_s": "wall-clock (s), compile excluded"}
@@ -146,10 +146,8 @@ def paper_curve_figure(tables: Tables):
                 used.append(task)
         if not used:
             continue
-        means, sems = np.array(means), np.array(sems)
-        # average only where every task of this algorithm has data, so the mix never changes
-        mean = means.mean(axis=0)
-        err = np.sqrt(np.sum(sems ** 2, axis=0)) / len(used)
+        # average only where every task of this algorithm has data (NaN elsewhere), so the mix never changes
+        mean, err = mean_sem_over_tasks(np.array(means), np.array(sems))
         ax.plot(grid, mean, color=style.colour(algo), lw=2, label=f"{style.label(algo)} ({_plural(len(used), 'task')})")
         ax.fill_between(grid, mean - err, mean + err, color=style.colour(algo), alpha=0.2, lw=0)
     ax.axhline(1.0, color="#333333", ls="--", lw=1)
@@ -160,6 +158,6 @@ def paper_curve_figure(tables: Tables):
     ax.set_ylabel("return / PPO final return")
     ax.set_title(f"Paper style: R / R_PPO averaged over {_plural(len(tasks), 'task')} (mean ± SEM over seeds)")
     ax.legend(loc="lower right")
-    style.footnote(fig, notes + ["R_PPO: mean over PPO seeds of the final evaluation return; "
-                                 "SEM of the task average: sqrt(sum of per-task SEM²) / tasks."])
+    style.footnote(fig, notes + ["R_PPO: PPO's final mean return (mean over PPO seeds of the final "
+                                 "evaluation return); SEM of the task average: sqrt(sum of per-task SEM²) / tasks."])
     return fig

@@ -1,4 +1,5 @@
-"""PPO-normalised score figure: per-task scores and the IQM / mean aggregates over tasks.
+"""PPO-normalised score figures: per-task scores and the IQM / mean aggregates over tasks (robust
+style), and the paper's R / R_PPO per task and over tasks, mean ± SEM (paper style).
 
 Score definitions and CI methods are in `plots.stats`.
 """
@@ -11,7 +12,8 @@ from plots import style  # first: selects the headless Agg backend
 import matplotlib.pyplot as plt  # noqa: E402
 
 from plots.load import algo_order, task_order  # noqa: E402
-from plots.stats import aggregate_scores, normalised_scores, t_interval  # noqa: E402
+from plots.stats import (ALL_TASKS, aggregate_scores, normalised_scores, paper_score_table,  # noqa: E402
+                         ppo_ratios, t_interval)
 from plots.tidy import Tables  # noqa: E402
 
 DODGE = 0.26
@@ -108,3 +110,45 @@ def _aggregate(ax, agg: pd.DataFrame, metric: str, algos: list[str], n_tasks: in
     ax.set_xlabel("normalised score")
     ax.set_title(f"{metric} over tasks (95% bootstrap CI)")
     ax.grid(axis="y", visible=False)
+
+
+def paper_scores_figure(tables: Tables):
+    """The paper's style at the end of training: each task's R / R_PPO, mean ± SEM over seeds (dots:
+    seeds), and at the bottom the mean over tasks ± sqrt(Σ SEM²) / T."""
+    finals = tables.selected_finals
+    finals = finals[finals["num_agents"] <= 1]
+    if finals.empty:
+        return "no single-agent results"
+    ratios, undefined = ppo_ratios(finals)
+    if ratios.empty:
+        return "no task has a positive PPO reference return (R / R_PPO undefined)"
+    table = paper_score_table(ratios)
+    algos = algo_order(finals["algo"].unique())
+    rows = task_order(ratios["env"]) + [ALL_TASKS]
+    offsets = {a: (i - (len(algos) - 1) / 2) * DODGE for i, a in enumerate(algos)}
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(rows) * max(1, len(algos)) + 1.6), layout="constrained")
+    for y, env in enumerate(rows):
+        for algo in algos:
+            r = table[(table["algo"] == algo) & (table["env"] == env)]
+            if r.empty:
+                continue
+            yy = y + offsets[algo]
+            if env != ALL_TASKS:
+                seeds = ratios.loc[(ratios["algo"] == algo) & (ratios["env"] == env), "ratio"].to_numpy(float)
+                ax.scatter(seeds, np.full(seeds.size, yy), s=12, color=style.colour(algo), alpha=0.45, lw=0)
+            ax.errorbar(r["mean"].iloc[0], yy, xerr=r["sem"].iloc[0], fmt="o", color=style.colour(algo), ms=6,
+                        capsize=3, lw=1.6, zorder=3)
+    counts = table[table["env"] == ALL_TASKS].set_index("algo")["n"]
+    label = f"{ALL_TASKS} ({', '.join(f'{style.label(a)} {counts[a]}' for a in algos if a in counts)})"
+    ax.set_yticks(range(len(rows)), rows[:-1] + [label])
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.axhline(len(rows) - 1.5, color="#333333", lw=0.8)
+    ax.axvline(1, color="#333333", lw=1, ls="--")
+    ax.set_xlabel("final return / PPO final return")
+    ax.grid(axis="y", visible=False)
+    ax.set_title("Paper style: R / R_PPO per task (mean ± SEM over seeds)")
+    style.algo_legend(fig, algos)
+    style.footnote(fig, [f"left out ({why}): {env}" for env, why in undefined.items()] + [
+        "R: final evaluation return of a seed; R_PPO: PPO's final mean return (mean over PPO seeds of R), so PPO "
+        "scores 1 on average. Dots: seeds. Mean over tasks: the task means averaged, SEM sqrt(sum of SEM²) / tasks."])
+    return fig

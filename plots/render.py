@@ -7,12 +7,14 @@ from typing import Callable
 
 from plots import style
 from plots.figures import curves_figure, paper_curve_figure
-from plots.figures_scores import scores_figure
+from plots.figures_scores import paper_scores_figure, scores_figure
 from plots.figures_systems import multiagent_time_figure, throughput_figure, training_time_figure
 from plots.load import describe_gaps, load_results, results_path
 from plots.summary import write_summary
 from plots.tidy import Tables, build_tables
 
+# "paper" draws every "robust" figure plus the paper's R / R_PPO figures (paper_*), so one paper-style
+# rendering holds both styles (`eggroll-bench paper --suite paper16` relies on it).
 STYLES = ("robust", "paper")
 INFERENCE_FILE = "inference.csv"
 
@@ -34,8 +36,9 @@ def _builders(tables: Tables, style_name: str, inference: Path | None, out: Path
         ("curves_wall_clock", lambda: curves_figure(tables, "wall_s")),
         ("normalised_scores", lambda: scores_figure(tables)),
     ]
-    if style_name == "paper":
-        builders.append(("paper_normalised_curve", lambda: paper_curve_figure(tables)))
+    if style_name == "paper":  # added beside the robust figures, never instead of them (see STYLES)
+        builders += [("paper_normalised_curve", lambda: paper_curve_figure(tables)),
+                     ("paper_normalised_scores", lambda: paper_scores_figure(tables))]
     return builders + [
         ("training_time", lambda: training_time_figure(tables)),
         ("throughput_scaling", lambda: throughput_figure(tables, inference)),

@@ -13,6 +13,9 @@ Definitions (also in the README of the figures):
   resamples the seeds of each task independently, with replacement, keeping each task's count.
 - Over seeds within one task (curves, per-task points): mean with a 95% Student-t interval,
   which, unlike a bootstrap, does not shrink to nothing with the 3-5 seeds a sweep usually has.
+- The paper's style (`--style paper`): a seed's R / R_PPO, with the same R_PPO (PPO's final mean
+  return); undefined for a task without PPO or with R_PPO <= 0. Per task: mean ± SEM over seeds;
+  over tasks: the mean of the task means, SEM sqrt(Σ SEM²) / T (tasks independent).
 """
 from __future__ import annotations
 
@@ -145,3 +148,46 @@ def aggregate_scores(scores: pd.DataFrame, reps: int = BOOTSTRAP_REPS,
             rows.append({"algo": algo, "metric": name, "point": ci.point, "lo": ci.lo, "hi": ci.hi,
                          "tasks": len(per_task)})
     return pd.DataFrame(rows, columns=["algo", "metric", "point", "lo", "hi", "tasks"])
+
+
+def ppo_ratios(finals: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Per-seed R / R_PPO (the paper's normalisation), and the tasks where it is undefined, with why.
+
+    A ratio to a non-positive return has no meaning, so tasks with R_PPO <= 0 (e.g. Pendulum-v1,
+    whose returns are negative) are left out rather than shown upside down.
+    """
+    ref = ppo_reference(finals)
+    missing: dict[str, str] = {}
+    for env in sorted(finals["env"].unique()):
+        if env not in ref.index:
+            missing[env] = "no PPO reference"
+        elif not ref[env] > 0:
+            missing[env] = f"R_PPO = {ref[env]:.3g} <= 0"
+    out = finals[~finals["env"].isin(list(missing)) & np.isfinite(finals["final_return"])].copy()
+    out["r_ppo"] = out["env"].map(ref)
+    out["ratio"] = out["final_return"] / out["r_ppo"]
+    return out, missing
+
+
+def mean_sem_over_tasks(means: np.ndarray, sems: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over tasks (axis 0) of per-task means, and its SEM sqrt(Σ SEM²) / T (tasks independent)."""
+    means, sems = np.asarray(means, dtype=float), np.asarray(sems, dtype=float)
+    return means.mean(axis=0), np.sqrt(np.sum(sems ** 2, axis=0)) / means.shape[0]
+
+
+def paper_score_table(ratios: pd.DataFrame) -> pd.DataFrame:
+    """Per algorithm and task: mean and SEM over seeds of R / R_PPO (`ppo_ratios`), plus one row per
+    algorithm with env = ALL_TASKS: the mean over the tasks it ran, with `mean_sem_over_tasks`."""
+    rows = []
+    for (algo, env), g in ratios.groupby(["algo", "env"], sort=True):
+        values = g["ratio"].to_numpy(float)
+        rows.append({"algo": algo, "env": env, "mean": values.mean(), "sem": float(sem(values)),
+                     "n": int(values.size)})
+    table = pd.DataFrame(rows, columns=["algo", "env", "mean", "sem", "n"])
+    for algo, g in table.groupby("algo", sort=True):
+        mean, err = mean_sem_over_tasks(g["mean"].to_numpy(), g["sem"].to_numpy())
+        rows.append({"algo": algo, "env": ALL_TASKS, "mean": float(mean), "sem": float(err), "n": len(g)})
+    return pd.DataFrame(rows, columns=["algo", "env", "mean", "sem", "n"])
+
+
+ALL_TASKS = "mean over tasks"  # the aggregate row of `paper_score_table` (n = its number of tasks)

@@ -1,69 +1,127 @@
-"""`eggroll-bench paper [--quick]`: regenerate the paper's RL figures — run the sweeps, then plot.
+"""`eggroll-bench paper [--quick] [--suite S]`: regenerate the paper's RL figures — run the sweeps, then plot.
 
 Each sweep resumes (finished trials are skipped), so re-running after an interruption, or after
 adding seeds to a sweep file, only runs what is missing. Figures go to `<results>/figures/`.
 
-    --quick        sweeps/quick.toml (CPU-sized: 3 algorithms x 3 small tasks, < 10 min on 2 cores)
-    (default)      sweeps/core16.toml, sweeps/marl.toml and sweeps/scaling.toml at GPU budgets
-    --suite S      only the sweeps of S: core16, marl or scaling (default: all three)
+    --quick                 sweeps/quick.toml (CPU-sized: 3 algorithms x 3 small tasks, < 10 min on 2 cores)
+    --quick --suite paper16 sweeps/paper16_quick.toml (CPU-sized: 3 algorithms x the 16 paper tasks)
+    (default)               sweeps/core16.toml, sweeps/marl.toml and sweeps/scaling.toml at GPU budgets
+    --suite S               only the sweeps of S: core16, marl, scaling, or paper16 (the paper's 16
+                            tasks: sweeps/paper16_tune.toml's random search, then sweeps/paper16_final.toml
+                            with the configurations it chose, 10 seeds)
+
+paper16 needs the optional environment libraries (`pip install -e ".[paper]"`); without them the
+command stops before any work with the install line. Its figures are drawn in both styles: the
+paper style is a superset (every robust figure plus the paper's R / R_PPO figures, under other
+file names), so one rendering holds both. A tune sweep is not plotted: its best.json feeds the
+final sweep.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 SWEEP_DIR = Path(__file__).parent
-FULL = {"core16": "core16.toml", "marl": "marl.toml", "scaling": "scaling.toml"}
 INFERENCE_CSV = Path("results/bench/inference.csv")  # written by `eggroll-bench bench generation`
 
 
-def sweep_files(quick: bool, suite: str | None) -> list[Path]:
+@dataclass(frozen=True)
+class Plan:
+    """The sweep files of one suite, run in order (a tune sweep before the final that reads its best.json)."""
+
+    files: tuple[str, ...]
+    both_styles: bool = False  # plot in the paper style too (a superset of the robust figures)
+
+
+FULL = {
+    "core16": Plan(("core16.toml",)),
+    "marl": Plan(("marl.toml",)),
+    "scaling": Plan(("scaling.toml",)),
+    "paper16": Plan(("paper16_tune.toml", "paper16_final.toml"), both_styles=True),
+}
+DEFAULT_SUITES = ("core16", "marl", "scaling")  # paper16 is opt-in: it needs the [paper] extra
+QUICK = {None: Plan(("quick.toml",)), "paper16": Plan(("paper16_quick.toml",), both_styles=True)}
+
+
+def plan_for(quick: bool, suite: str | None) -> list[Plan]:
+    """The plans to run; KeyError for a --quick --suite combination without a quick sweep."""
     if quick:
-        return [SWEEP_DIR / "quick.toml"]
-    names = [suite] if suite else list(FULL)
-    return [SWEEP_DIR / FULL[n] for n in names]
+        return [QUICK[suite]]
+    return [FULL[name] for name in ([suite] if suite else DEFAULT_SUITES)]
+
+
+def sweep_files(quick: bool, suite: str | None) -> list[Path]:
+    return [SWEEP_DIR / name for plan in plan_for(quick, suite) for name in plan.files]
+
+
+def _error(message: object) -> int:
+    print(f"eggroll-bench paper: error: {message}", file=sys.stderr)
+    return 2
 
 
 def run(args: argparse.Namespace) -> int:
     from algos.config import ConfigError
+    from sweeps.sweepfile import SweepError, load_sweep
+
+    try:
+        plans = plan_for(args.quick, args.suite)
+    except KeyError:
+        return _error(f"--quick runs sweeps/quick.toml, or with --suite {', '.join(s for s in QUICK if s)} that "
+                      f"suite's quick sweep; drop --suite or pick one of those "
+                      f"(allowed without --quick: {', '.join(FULL)})")
+    # Validate every sweep before running any: a final sweep whose tune sweep has not run yet is
+    # checked without its best.json, and loaded for real once the tune sweep has written it.
+    try:
+        for plan in plans:
+            for name in plan.files:
+                load_sweep(SWEEP_DIR / name, defer_from_tune=True)
+    except (SweepError, ConfigError) as err:
+        return _error(err)
+    status = 0
+    for plan in plans:
+        for name in plan.files:
+            try:
+                sweep = load_sweep(SWEEP_DIR / name)
+            except (SweepError, ConfigError) as err:  # e.g. the tune sweep chose nothing for a pair
+                return _error(err)
+            code = _run_and_plot(sweep, args.style or ("paper" if plan.both_styles else "robust"))
+            if code == 2:
+                return 2
+            status = max(status, code)
+    return status
+
+
+def _run_and_plot(sweep, style: str) -> int:
+    """Run one sweep (resuming) and render its figures; the exit status (2: could not start)."""
     from plots import render_all
     from sweeps.manager import run_sweep
     from sweeps.store import StoreError
-    from sweeps.sweepfile import SweepError, load_sweep
 
-    if args.quick and args.suite:
-        print("eggroll-bench paper: error: --quick runs sweeps/quick.toml; drop --suite "
-              f"(allowed without --quick: {', '.join(FULL)})", file=sys.stderr)
-        return 2
-    try:  # validate every sweep before running any of them
-        sweeps = [load_sweep(path) for path in sweep_files(args.quick, args.suite)]
-    except (SweepError, ConfigError) as err:
-        print(f"eggroll-bench paper: error: {err}", file=sys.stderr)
-        return 2
-    status = 0
-    for sweep in sweeps:
-        try:
-            summary = run_sweep(sweep, log=lambda line: print(line, flush=True))
-        except StoreError as err:
-            print(f"eggroll-bench paper: error: {err}", file=sys.stderr)
-            return 2
-        status = max(status, summary.exit_status)
-        inference = INFERENCE_CSV if INFERENCE_CSV.exists() else None
-        outputs = render_all(sweep.out, style=args.style, inference=inference)
-        for name, written in outputs.items():
-            if isinstance(written, str):
-                print(f"  {name}: skipped — {written}")
-            else:
-                print(f"  {name}: " + ", ".join(str(p) for p in written))
-    return status
+    try:
+        summary = run_sweep(sweep, log=lambda line: print(line, flush=True))
+    except StoreError as err:
+        return _error(err)
+    if sweep.mode == "tune":
+        return summary.exit_status
+    inference = INFERENCE_CSV if INFERENCE_CSV.exists() else None
+    print(f"figures of {sweep.name} ({style} style) -> {sweep.out / 'figures'}")
+    for name, written in render_all(sweep.out, style=style, inference=inference).items():
+        if isinstance(written, str):
+            print(f"  {name}: skipped — {written}")
+        else:
+            print(f"  {name}: " + ", ".join(str(p) for p in written))
+    return summary.exit_status
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("paper", help="run the paper's sweeps (resuming) and render every figure",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="the CPU-sized sweep (sweeps/quick.toml)")
-    p.add_argument("--suite", choices=sorted(FULL), help="only this sweep (full runs)")
-    p.add_argument("--style", choices=("robust", "paper"), default="robust",
-                   help="normalisation style of the score figures (paper: R / R_PPO, mean ± SEM)")
+    p.add_argument("--quick", action="store_true",
+                   help="the CPU-sized sweep (sweeps/quick.toml; with --suite paper16, sweeps/paper16_quick.toml)")
+    p.add_argument("--suite", choices=sorted(FULL), help="only this suite's sweeps")
+    p.add_argument("--style", choices=("robust", "paper"), default=None,
+                   help="normalisation style of the score figures (paper: R / R_PPO, mean ± SEM, as well as "
+                        "every robust figure); default: paper for paper16, else robust")
     p.set_defaults(func=run)

@@ -17,7 +17,7 @@ COLUMNS: tuple[str, ...] = (
     "trial_id",        # stable hash of the resolved trial config (without the seed)
     "algo",            # eggroll | openes | ppo
     "env",             # registered task name
-    "suite",           # the task's suite
+    "suite",           # the suite a sweep listed the task through, else the task's own suite
     "num_agents",      # 1 for single-agent tasks
     "seed",            # int
     "env_steps",       # env steps consumed so far (eval) / in total (final)

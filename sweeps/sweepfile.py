@@ -47,7 +47,7 @@ class Trial:
     trial_id: str
     algo: str
     env: str
-    suite: str
+    suite: str  # the suite the sweep's `tasks` named it through, else the task's own suite
     budget: int  # env steps per seed
     seeds: tuple[int, ...]
     hparams: Mapping[str, Any]  # resolved (defaults < task defaults < from_tune < set < grid point)
@@ -231,8 +231,13 @@ def _points(algo: str, grid: Mapping[str, Any], search: str, seed: int) -> Itera
         yield {k: _sample(rng, grid[k], defaults[k]) for k in keys}
 
 
-def load_sweep(path: str | Path, *, out: str | Path | None = None) -> Sweep:
-    """Parse, validate and expand a sweep file. `out` overrides the file's output directory."""
+def load_sweep(path: str | Path, *, out: str | Path | None = None, defer_from_tune: bool = False) -> Sweep:
+    """Parse, validate and expand a sweep file. `out` overrides the file's output directory.
+
+    `defer_from_tune=True` checks a final sweep before its tune sweep has run: `from_tune` must be
+    a path, but its best.json is not read, so the trials lack the tuned values. Use it only to
+    refuse a bad file early; load again without it to get the trials to run.
+    """
     path = Path(path)
     try:
         data_bytes = path.read_bytes()
@@ -261,7 +266,7 @@ def load_sweep(path: str | Path, *, out: str | Path | None = None) -> Sweep:
         raise file.error(f"mode = {mode!r}: expected one of {', '.join(MODES)}", "mode")
     search, n_trials, search_seed = _parse_search(file, data, mode)
     algos = _parse_algos(file, data["algos"])
-    tasks = _parse_tasks(file, data["tasks"])
+    tasks, suite_of = _parse_tasks(file, data["tasks"])
     task_names = [t.name for t in tasks]
     seeds = _parse_seeds(file, data["seeds"])
     budget = _parse_budget(file, "budget", data.get("budget", "quick"))
@@ -274,10 +279,10 @@ def load_sweep(path: str | Path, *, out: str | Path | None = None) -> Sweep:
         _parse_budget(file, task_name, value)
     common = _parse_common(file, data.get("set", {}), algos)
     tables = {a: _parse_algo_table(file, a, data[a], search) for a in ALGOS if a in data}
-    best = _parse_from_tune(file, data.get("from_tune"), mode, algos, task_names)
+    best = _parse_from_tune(file, data.get("from_tune"), mode, algos, task_names, defer_from_tune)
 
-    trials = _expand(file, tasks, algos, seeds, budget, budgets, common, tables, best, search, n_trials,
-                     search_seed)
+    trials = _expand(file, tasks, suite_of, algos, seeds, budget, budgets, common, tables, best, search,
+                     n_trials, search_seed)
     out_dir = Path(out) if out is not None else Path(data.get("out", f"results/{name}"))
     return Sweep(name=name, source=path, sha256=hashlib.sha256(data_bytes).hexdigest(), out=out_dir, mode=mode,
                  search=search, algos=tuple(algos), tasks=tuple(task_names), seeds=seeds, trials=tuple(trials))
@@ -313,15 +318,42 @@ def _parse_algos(file: _File, algos: Any) -> list[str]:
     return list(dict.fromkeys(algos))
 
 
-def _parse_tasks(file: _File, names: Any) -> list:
+def _parse_tasks(file: _File, names: Any) -> tuple[list, dict[str, str]]:
+    """The tasks, in order without duplicates, and each one's suite label (`_suite_labels`).
+
+    A task whose optional library is not installed (the `paper` extra) is refused here, so every
+    command that loads a sweep says what to install instead of failing with an ImportError later.
+    """
     if not (isinstance(names, list) and names and all(isinstance(t, str) for t in names)):
         raise file.error(f"tasks = {names!r}: expected a non-empty list of task or suite names", "tasks")
-    from envs.registry import resolve_tasks, suites
+    from envs import registry  # the module, not its names: tests patch `registry.unavailable`
 
     try:
-        return resolve_tasks(names)
+        tasks = registry.resolve_tasks(names)
     except KeyError as err:
-        raise file.error(f"tasks: {err.args[0]} (or a suite: {', '.join(sorted(suites()))})", "tasks") from None
+        raise file.error(f"tasks: {err.args[0]} (or a suite: {', '.join(sorted(registry.suites()))})",
+                         "tasks") from None
+    missing = registry.unavailable(tasks)
+    if missing:
+        raise file.error(f"tasks: {missing}", "tasks")
+    return tasks, _suite_labels(names)
+
+
+def _suite_labels(names: list[str]) -> dict[str, str]:
+    """Task name -> the `suite` its rows record: the suite the sweep listed it through (the first one,
+    when listed twice), else the task's own suite. A task can belong to several suites (CartPole-v1
+    is in core16 and paper16), and the rows of a `tasks = ["paper16"]` sweep should all say paper16,
+    so that filtering results.csv on the suite finds all 16 tasks."""
+    from envs.registry import get_task, suites
+
+    members = suites()
+    labels: dict[str, str] = {}
+    for name in names:
+        for task_name in members.get(name, ()):
+            labels.setdefault(task_name, name)
+        if name not in members:
+            labels.setdefault(name, get_task(name).suite)
+    return labels
 
 
 def _parse_common(file: _File, common: Any, algos: list[str]) -> dict[str, Any]:
@@ -338,12 +370,14 @@ def _parse_common(file: _File, common: Any, algos: list[str]) -> dict[str, Any]:
     return dict(common)
 
 
-def _parse_from_tune(file: _File, from_tune: Any, mode: str, algos: list[str],
-                     task_names: list[str]) -> dict[tuple[str, str], dict[str, Any]]:
+def _parse_from_tune(file: _File, from_tune: Any, mode: str, algos: list[str], task_names: list[str],
+                     defer: bool = False) -> dict[tuple[str, str], dict[str, Any]]:
     if from_tune is None:
         return {}
     if mode != "final" or not isinstance(from_tune, str):
         raise file.error("from_tune = 'path/to/best.json' belongs to a mode = 'final' sweep", "from_tune")
+    if defer:  # its tune sweep has not run yet (see load_sweep)
+        return {}
     from sweeps.manager import load_best  # the best.json format lives with its writer
 
     try:
@@ -357,7 +391,7 @@ def _parse_from_tune(file: _File, from_tune: Any, mode: str, algos: list[str],
     return best
 
 
-def _expand(file: _File, tasks, algos, seeds, budget, budgets, common, tables, best, search, n_trials,
+def _expand(file: _File, tasks, suite_of, algos, seeds, budget, budgets, common, tables, best, search, n_trials,
             search_seed) -> list[Trial]:
     ranked: list[tuple[tuple, Trial]] = []
     seen: set[str] = set()
@@ -391,7 +425,8 @@ def _expand(file: _File, tasks, algos, seeds, budget, budgets, common, tables, b
                 seen.add(tid)
                 kept += 1
                 shape = tuple(hparams[k] for k in SHAPE_KEYS if k in hparams)
-                trial = Trial(tid, algo, task.name, task.suite, int(steps), seeds, hparams, point, task.random_return)
+                trial = Trial(tid, algo, task.name, suite_of[task.name], int(steps), seeds, hparams, point,
+                              task.random_return)
                 ranked.append(((ti, ai, shape, pi), trial))
             if not kept and first_error is not None:
                 raise first_error

@@ -99,7 +99,7 @@ def rendered(tmp_path_factory):
 
 
 FIGURES = ("curves_env_steps", "curves_wall_clock", "normalised_scores", "paper_normalised_curve",
-           "training_time", "throughput_scaling", "multiagent_curves_env_steps",
+           "paper_normalised_scores", "training_time", "throughput_scaling", "multiagent_curves_env_steps",
            "multiagent_curves_wall_clock", "multiagent_time")
 
 
@@ -145,6 +145,42 @@ def test_summary_table_values(rendered):
     md = (d / "figures" / "summary.md").read_text()
     assert "| eggroll | CartPole-v1 | 1 | 3 | 420 ± 10 | 0.833 |" in md
     assert "– (no PPO reference)" in md
+
+
+def test_paper_style_scores_are_ratios_to_ppo_with_sem(rendered):
+    """R / R_PPO per seed, mean ± SEM over seeds per task, and over tasks sqrt(Σ SEM²) / T; tasks
+    with R_PPO <= 0 (Pendulum) or no PPO (Freeway) are left out, and multi-agent tasks are not scored."""
+    from plots.load import load_results
+    from plots.stats import ALL_TASKS, paper_score_table, ppo_ratios
+    from plots.tidy import build_tables
+
+    d, _ = rendered
+    finals = build_tables(load_results(d)).selected_finals
+    ratios, undefined = ppo_ratios(finals[finals["num_agents"] <= 1])
+    assert undefined == {"Freeway-MinAtar": "no PPO reference", "Pendulum-v1": "R_PPO = -200 <= 0"}
+    t = paper_score_table(ratios).set_index(["algo", "env"])
+    # CartPole eggroll: seeds 410, 420, 430 over R_PPO = 500 (PPO seeds 490, 500, 510)
+    assert t.loc[("eggroll", "CartPole-v1"), "mean"] == pytest.approx(420 / 500)
+    assert t.loc[("eggroll", "CartPole-v1"), "sem"] == pytest.approx(10 / 500 / np.sqrt(3))
+    assert t.loc[("ppo", "CartPole-v1"), "mean"] == pytest.approx(1.0)
+    # one task left: the mean over tasks is that task's, with its SEM
+    assert t.loc[("openes", ALL_TASKS), "mean"] == pytest.approx(380 / 500)
+    assert t.loc[("openes", ALL_TASKS), "n"] == 1
+    two = pd.concat([ratios, ratios.assign(env="Other", ratio=ratios["ratio"] * 2)])
+    agg = paper_score_table(two).set_index(["algo", "env"]).loc[("eggroll", ALL_TASKS)]
+    assert agg["mean"] == pytest.approx(1.5 * 420 / 500) and agg["n"] == 2
+    assert agg["sem"] == pytest.approx(np.sqrt(1 + 4) * 10 / 500 / np.sqrt(3) / 2)
+
+
+def test_paper_style_draws_every_robust_figure_too(tmp_path):
+    """`eggroll-bench paper --suite paper16` renders once in the paper style to get both styles."""
+    from plots.render import _builders
+    from plots.tidy import build_tables
+
+    tables = build_tables(load_results(write(synthetic_results(), tmp_path)))
+    robust = [name for name, _ in _builders(tables, "robust", None, tmp_path)]
+    paper = [name for name, _ in _builders(tables, "paper", None, tmp_path)]
+    assert set(robust) < set(paper) and all(name.startswith("paper_") for name in set(paper) - set(robust))
 
 
 def test_final_return_is_last_eval_by_env_steps_else_final_row(tmp_path):

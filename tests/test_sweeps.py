@@ -170,6 +170,231 @@ def test_shipped_sweep_files_expand():
         (p, h) for p in (64, 256, 1024, 4096) for h in (64, 256, 1024)}
 
 
+# --- the paper's sweeps (paper16 needs the [paper] extra; marl does not) -----------------------------
+
+PAPER16_FILES = ("paper16_tune", "paper16_final", "paper16_quick")
+ES_SEARCH = {  # arXiv 2511.16652 App. N.4
+    "pop_size": {512, 1024, 2048, 4096}, "episodes_per_member": {1, 4, 8}, "optimizer": {"adamw", "sgd", "adam"},
+    "lr": {1e-3, 1e-2, 1e-1}, "lr_decay": {0.995, 0.999, 0.9995, 1.0}, "sigma": {0.05, 0.2, 0.5},
+    "sigma_decay": {0.995, 0.999, 0.9995, 1.0}, "fitness_shaping": {"centered_rank", "zscore"},
+    "deterministic_policy": {True, False},
+}
+PPO_SEARCH = {
+    "clip_eps": {0.1, 0.2, 0.3}, "ent_coef": {0.0, 1e-4, 1e-3}, "gae_lambda": {0.9, 0.95, 0.98},
+    "gamma": {0.95, 0.99, 0.995, 0.999}, "lr": {1e-4, 3e-4, 1e-3}, "max_grad_norm": {0.5, 1.0, 2.0},
+    "num_envs": {64, 128, 256}, "update_epochs": {4, 8, 16}, "num_minibatches": {16, 32, 64},
+    "num_steps": {64, 128, 256}, "vf_coef": {0.5, 0.75, 1.0},
+}
+PAPER_NETWORK = {"hidden": 256, "depth": 3, "activation": "pqn"}
+
+
+@pytest.fixture
+def paper_extra():
+    """Skip (CI's paper run turns this into a failure) unless the paper16 libraries are installed."""
+    from envs.registry import suite_tasks, unavailable
+
+    missing = unavailable(suite_tasks("paper16"))
+    if missing:
+        pytest.skip(f"paper16 needs the [paper] extra: {missing}")
+
+
+def fake_best(sweep, path: Path) -> Path:
+    """A best.json choosing each (algo, task)'s first trial, in the format `load_best` reads."""
+    first = {}
+    for t in sweep.trials:
+        first.setdefault((t.algo, t.env), t)
+    choices = [{"algo": a, "env": e, "hparams": dict(t.hparams)} for (a, e), t in first.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"choices": choices}))
+    return path
+
+
+@pytest.mark.paper
+def test_paper16_tune_expands_to_the_papers_search(paper_extra):
+    from envs import suites
+
+    sweep = load_sweep(REPO / "sweeps" / "paper16_tune.toml")
+    tasks = suites()["paper16"]
+    assert len(tasks) == 16 and sweep.tasks == tuple(tasks) and sweep.seeds == (0,)
+    assert len(sweep.trials) == 20 * 16 * 3 == 960
+    for algo in ("eggroll", "openes", "ppo"):
+        for env in tasks:
+            assert len([t for t in sweep.trials if (t.algo, t.env) == (algo, env)]) == 20
+    for t in sweep.trials:
+        assert t.suite == "paper16" and {k: t.hparams[k] for k in PAPER_NETWORK} == PAPER_NETWORK
+        space = PPO_SEARCH if t.algo == "ppo" else {**ES_SEARCH, **({"rank": {1, 2, 4}} if t.algo == "eggroll" else {})}
+        assert set(t.varied) == set(space), t.algo
+        assert all(t.varied[k] in values for k, values in space.items()), t.varied
+    assert all(t.hparams["normalize_obs"] for t in sweep.trials if t.algo == "ppo")
+    # draws are seeded per algorithm: every task gets the same configurations
+    draws = {env: [tuple(sorted(t.varied.items())) for t in sweep.trials if t.algo == "ppo" and t.env == env]
+             for env in tasks}
+    assert len({tuple(sorted(d)) for d in draws.values()}) == 1
+
+
+@pytest.mark.paper
+def test_paper16_final_runs_the_tuned_choices_with_ten_held_out_seeds(paper_extra, tmp_path, monkeypatch):
+    import tomllib
+
+    final_file = REPO / "sweeps" / "paper16_final.toml"
+    tune = load_sweep(REPO / "sweeps" / "paper16_tune.toml")
+    # the final sweep reads the best.json the tune sweep writes in its own output directory
+    assert Path(tomllib.loads(final_file.read_text())["from_tune"]) == tune.out / BEST_FILE
+    monkeypatch.chdir(tmp_path)  # the relative results/ paths now point into tmp_path
+    with pytest.raises(SweepError, match="does not exist \\(run the tune sweep first\\)"):
+        load_sweep(final_file)
+    deferred = load_sweep(final_file, defer_from_tune=True)  # checked before the tune sweep has run
+    assert len(deferred.trials) == 48
+    fake_best(tune, tmp_path / tune.out / BEST_FILE)
+    final = load_sweep(final_file)
+    assert len(final.trials) == 16 * 3 == 48 and final.seeds == tuple(range(1, 11))
+    chosen = {(t.algo, t.env): t for t in tune.trials[::-1]}  # the first trial per pair, as fake_best chose
+    for t in final.trials:
+        assert t.suite == "paper16" and t.budget == chosen[(t.algo, t.env)].budget
+        assert dict(t.hparams) == dict(chosen[(t.algo, t.env)].hparams)
+
+
+@pytest.mark.paper
+def test_paper16_quick_expands(paper_extra):
+    sweep = load_sweep(REPO / "sweeps" / "paper16_quick.toml")
+    assert len(sweep.trials) == 16 * 3 == 48 and sweep.seeds == (0, 1)
+    assert {t.suite for t in sweep.trials} == {"paper16"}
+    assert all({k: t.hparams[k] for k in PAPER_NETWORK} == PAPER_NETWORK for t in sweep.trials)
+    assert max(t.budget for t in sweep.trials) <= 500_000
+
+
+def test_marl_tune_expands():
+    sweep = load_sweep(REPO / "sweeps" / "marl_tune.toml")
+    # per task: 20 random draws for each ES method, PPO's single configuration (it has no grid)
+    assert len(sweep.trials) == 3 * (20 + 20 + 1) == 123 and sweep.seeds == (0, 1, 2)
+    space = {"activation": {"tanh", "relu", "pqn"}, "pop_size": {128, 256, 512, 1024, 2048, 4096},
+             "lr": {0.01, 0.05, 0.1, 0.5}, "sigma": {0.1, 0.2, 0.3, 0.4, 0.5}}
+    for t in sweep.trials:
+        assert (t.hparams["hidden"], t.hparams["depth"], t.suite) == (64, 3, "marl")
+        if t.algo == "ppo":
+            assert t.varied == {}
+            continue
+        assert set(t.varied) == set(space) and all(t.varied[k] in v for k, v in space.items())
+        assert t.hparams["optimizer"] == "adamw" and t.hparams["lr_decay"] == 1.0
+        assert t.algo == "openes" or t.hparams["rank"] == 1
+
+
+def test_suite_label_is_the_suite_the_sweep_named(tmp_path, monkeypatch):
+    """CartPole-v1 belongs to core16 and paper16: its rows say which one the sweep listed it through."""
+    from envs import registry
+
+    monkeypatch.setattr(registry, "unavailable", lambda tasks: None)  # labels need no environment library
+    text = 'name = "labels"\nalgos = ["ppo"]\nseeds = 1\ntasks = {}\n'
+
+    def labels(tasks: str) -> dict[str, str]:
+        return {t.env: t.suite for t in load_sweep(write(tmp_path, text.format(tasks))).trials}
+
+    assert labels('["CartPole-v1"]') == {"CartPole-v1": "core16"}
+    by_paper = labels('["paper16"]')
+    assert len(by_paper) == 16 and set(by_paper.values()) == {"paper16"}
+    both = labels('["core16", "paper16", "MPE_simple_spread_v3"]')
+    assert both["CartPole-v1"] == "core16" and both["Craftax-Symbolic-v1"] == "paper16"
+    assert both["MPE_simple_spread_v3"] == "marl" and len(both) == 16 + 11 + 1
+
+
+def test_missing_paper_extra_is_a_clear_error_before_anything_runs(tmp_path, monkeypatch, capsys):
+    from envs import registry
+
+    message = 'not installed: craftax (needed by Craftax-Symbolic-v1). Install the optional environments with: ' \
+              'pip install -e ".[paper]"'
+    monkeypatch.setattr(registry, "unavailable", lambda tasks: message)
+    out = tmp_path / "out"
+    assert cli(["sweep", str(REPO / "sweeps" / "paper16_quick.toml"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "paper16_quick.toml, line 9: tasks: not installed: craftax" in err and 'pip install -e ".[paper]"' in err
+    assert "Traceback" not in err and not out.exists()
+
+
+def test_paper16_without_the_extra_names_the_packages():
+    """Where the extra really is missing (the base install), the real check, unpatched."""
+    from envs.registry import suite_tasks, unavailable
+
+    if unavailable(suite_tasks("paper16")) is None:
+        pytest.skip("the [paper] extra is installed here")
+    with pytest.raises(SweepError, match=r'tasks: not installed: .*pip install -e "\.\[paper\]"'):
+        load_sweep(REPO / "sweeps" / "paper16_tune.toml")
+
+
+# --- eggroll-bench paper ---------------------------------------------------------------------------
+
+def paper_cli(argv: list[str]) -> int:
+    from sweeps import paper_cli as module
+
+    parser = argparse.ArgumentParser(prog="eggroll-bench")
+    module.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["paper", *argv])
+    return args.func(args)
+
+
+class Recorder:
+    """Stands in for run_sweep and render_all: records the calls; a tune sweep writes a best.json."""
+
+    def __init__(self):
+        self.ran, self.rendered = [], []
+
+    def run_sweep(self, sweep, **kwargs):
+        from sweeps.manager import RunSummary
+
+        self.ran.append(sweep.name)
+        if sweep.mode == "tune":
+            fake_best(sweep, sweep.out / BEST_FILE)
+        return RunSummary(ran=len(sweep.trials), skipped=0, counts={"done": len(sweep.trials), "failed": 0})
+
+    def render_all(self, out, style="robust", inference=None):
+        self.rendered.append((Path(out).name, style))
+        return {"curves_env_steps": [Path(out) / "figures" / "curves_env_steps.png"]}
+
+
+@pytest.fixture
+def recorder(monkeypatch, tmp_path):
+    import plots
+    from sweeps import manager
+
+    rec = Recorder()
+    monkeypatch.setattr(manager, "run_sweep", rec.run_sweep)
+    monkeypatch.setattr(plots, "render_all", rec.render_all)
+    monkeypatch.chdir(tmp_path)
+    return rec
+
+
+def test_paper_quick_with_a_suite_other_than_paper16_is_refused(recorder, capsys):
+    assert paper_cli(["--quick", "--suite", "core16"]) == 2
+    err = capsys.readouterr().err
+    assert "--quick runs sweeps/quick.toml, or with --suite paper16" in err and recorder.ran == []
+
+
+def test_paper_paper16_without_the_extra_stops_before_any_work(recorder, monkeypatch, capsys):
+    from envs import registry
+
+    monkeypatch.setattr(registry, "unavailable", lambda tasks: 'not installed: navix. pip install -e ".[paper]"')
+    for argv in (["--suite", "paper16"], ["--quick", "--suite", "paper16"]):
+        assert paper_cli(argv) == 2
+        err = capsys.readouterr().err
+        assert 'not installed: navix. pip install -e ".[paper]"' in err and "Traceback" not in err
+    assert recorder.ran == [] and recorder.rendered == []
+
+
+@pytest.mark.paper
+def test_paper_paper16_chains_tune_then_final_and_plots_both_styles(paper_extra, recorder, capsys):
+    assert paper_cli(["--suite", "paper16"]) == 0
+    assert recorder.ran == ["paper16-tune", "paper16"]  # the final loaded the tune sweep's best.json
+    assert recorder.rendered == [("paper16", "paper")]  # the paper style draws every robust figure too
+    assert paper_cli(["--quick", "--suite", "paper16"]) == 0
+    assert recorder.ran[-1] == "paper16-quick" and recorder.rendered[-1] == ("paper16-quick", "paper")
+    assert paper_cli(["--quick", "--suite", "paper16", "--style", "robust"]) == 0
+    assert recorder.rendered[-1] == ("paper16-quick", "robust")
+
+
+def test_paper_quick_alone_runs_quick_toml_in_the_robust_style(recorder):
+    assert paper_cli(["--quick"]) == 0
+    assert recorder.ran == ["quick"] and recorder.rendered == [("quick", "robust")]
+
+
 # --- bad input: a clear message, exit status 2, nothing touched -----------------------------------
 
 @pytest.fixture
