@@ -46,12 +46,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = f"{'task':40s} {'suite':8s} {'source':8s} {'obs':>12s} {'action':28s} {'agents':>6s} {'gpu budget':>11s} {'quick':>10s} {'random':>10s}"
+    header = f"{'task':40s} {'suites':14s} {'source':8s} {'obs':>12s} {'action':28s} {'agents':>6s} {'gpu budget':>11s} {'quick':>10s} {'random':>10s}"
     print(header)
     print("-" * len(header))
     for r in rows:
         rnd = "" if r["random_return"] is None else f"{r['random_return']:.2f}"
-        print(f"{r['name']:40s} {r['suite']:8s} {r['source']:8s} {str(tuple(r['obs_shape'])):>12s} "
+        print(f"{r['name']:40s} {','.join(r['suites']):14s} {r['source']:8s} {str(tuple(r['obs_shape'])):>12s} "
               f"{r['action_space']:28s} {r['num_agents']:>6d} {r['budget_gpu']:>11,d} {r['budget_quick']:>10,d} {rnd:>10s}")
     return 0
 
