@@ -15,7 +15,7 @@ import optax
 from flax import struct
 
 from algos.config import ESConfig
-from algos.network import Actor, PolicyHead, input_dim, mask_width
+from algos.network import Actor, PolicyHead, input_dim
 from algos.noise import NoiseModel, make_noise_model, shape_fitness
 from algos.observations import ObsNorm, preprocess
 from algos.rollout import ActFn, run_episodes
@@ -44,7 +44,7 @@ class EvolutionStrategy:
         self.algo, self.env, self.spec, self.config = algo, env, env.spec, config
         self.head = PolicyHead(self.spec)
         self.actor = Actor(self.head.action_dim, self.spec.discrete, config.hidden, config.depth, config.activation,
-                           mask_width(self.spec))
+                           self.spec.mask_size)
         self.noise: NoiseModel = make_noise_model(algo, config.pop_size, config.antithetic, config.rank)
         self.tx = make_optimizer(config.optimizer, config.lr, config.lr_decay, config.weight_decay)
         self.batch = config.pop_size * config.episodes_per_member

@@ -186,11 +186,6 @@ class PolicyHead:
         return jnp.sum(log_std + 0.5 * jnp.log(2 * jnp.pi * jnp.e), axis=-1)
 
 
-def mask_width(spec: EnvSpec) -> int:
-    """How many trailing observation entries are the valid-action mask (0: the task has none)."""
-    return spec.action_space.n if spec.action_mask else 0
-
-
 def input_dim(spec: EnvSpec, agent_id: bool) -> int:
     """Flat observation size the network sees (plus the one-hot agent id when enabled)."""
     size = 1

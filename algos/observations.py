@@ -63,9 +63,8 @@ class Moments(struct.PyTreeNode):
 def preprocess(spec: EnvSpec, norm: ObsNorm, obs: jax.Array, normalize: bool, agent_id: bool) -> jax.Array:
     """What the network sees: (normalised) observation, plus a one-hot agent id if asked."""
     x = norm.apply(obs) if normalize else obs
-    if normalize and spec.action_mask:  # the trailing valid-action mask is passed through as 0/1
-        n = spec.action_space.n
-        x = jnp.concatenate([x[..., :-n], obs[..., -n:]], axis=-1)
+    if normalize and spec.mask_size:  # the trailing valid-action mask is passed through as 0/1
+        x = jnp.concatenate([x[..., :-spec.mask_size], obs[..., -spec.mask_size:]], axis=-1)
     if agent_id and spec.multi_agent:
         ids = jnp.broadcast_to(jnp.eye(spec.num_agents, dtype=x.dtype), x.shape[:-1] + (spec.num_agents,))
         x = jnp.concatenate([x, ids], axis=-1)

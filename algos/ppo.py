@@ -19,7 +19,7 @@ import optax
 from flax import struct
 
 from algos.config import PPOConfig
-from algos.network import ActorCritic, PolicyHead, input_dim, mask_width
+from algos.network import ActorCritic, PolicyHead, input_dim
 from algos.observations import Moments, ObsNorm, preprocess
 from algos.rollout import ActFn
 from envs.core import Env
@@ -49,7 +49,7 @@ class PPO:
         self.env, self.spec, self.config = env, env.spec, config
         self.head = PolicyHead(self.spec)
         self.net = ActorCritic(self.head.action_dim, self.spec.discrete, config.hidden, config.depth, config.activation,
-                               mask_width(self.spec))
+                               self.spec.mask_size)
         self.steps_per_update = config.num_envs * config.num_steps
         self.num_updates = max(1, -(-total_steps // self.steps_per_update))
         grad_steps = self.num_updates * config.update_epochs * config.num_minibatches

@@ -21,8 +21,8 @@ from envs.spec import EnvSpec
 def random_action(spec: EnvSpec, key: jax.Array, obs: jax.Array | None = None) -> jax.Array:
     """Uniform over the valid actions (`obs` is needed for tasks with a state-dependent mask)."""
     shape = spec.batch_prefix + spec.action_shape
-    if spec.action_mask:
-        valid = obs[..., -spec.action_space.n:] > 0.5
+    if spec.mask_size:
+        valid = obs[..., -spec.mask_size:] > 0.5
         return jax.random.categorical(key, jnp.where(valid, 0.0, -jnp.inf)).astype(jnp.int32)
     if spec.discrete:
         n = jnp.asarray(spec.valid_actions) if spec.valid_actions else spec.action_space.n

@@ -59,6 +59,11 @@ class EnvSpec:
             raise ValueError(f"{self.name}: action_mask needs a single-agent discrete task with flat observations")
 
     @property
+    def mask_size(self) -> int:
+        """How many trailing observation entries are the valid-action mask (0: the task has none)."""
+        return self.action_space.n if self.action_mask else 0
+
+    @property
     def multi_agent(self) -> bool:
         return self.num_agents > 1
 

@@ -72,3 +72,19 @@ def test_actor_action_mask_forbids_invalid_actions():
     np.testing.assert_array_equal(np.asarray(logits[0]), np.asarray(unmasked[0]))
     greedy = np.asarray(jnp.argmax(logits[1:], -1))
     assert valid[np.arange(63), greedy].all()
+
+
+def test_observation_normalisation_passes_the_action_mask_through():
+    """Normalising a masked task's observations must not turn its 0/1 mask into other numbers."""
+    from algos.observations import ObsNorm, preprocess
+    from envs.spec import Discrete, EnvSpec
+
+    spec = EnvSpec("masked", (6,), Discrete(2), max_steps=10, action_mask=True)
+    assert spec.mask_size == 2
+    norm = ObsNorm(jnp.full((6,), 5.0), jnp.full((6,), 4.0), jnp.asarray(100.0))
+    obs = jnp.asarray([[1.0, 3.0, 5.0, 9.0, 1.0, 0.0], [7.0, 7.0, 7.0, 7.0, 0.0, 1.0]])
+    x = preprocess(spec, norm, obs, normalize=True, agent_id=False)
+    np.testing.assert_allclose(np.asarray(x[:, :4]), (np.asarray(obs[:, :4]) - 5.0) / 2.0, rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(x[:, 4:]), np.asarray(obs[:, 4:]))
+    with pytest.raises(ValueError, match="action_mask needs a single-agent discrete task"):
+        EnvSpec("bad", (6,), envs.Box((1,), -1.0, 1.0), max_steps=10, action_mask=True)
