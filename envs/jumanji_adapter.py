@@ -28,15 +28,10 @@ class JumanjiEnv:
         self._env = jumanji.make(env_id)
         self._scale = {"step_count": 1.0 / self._env.time_limit} if env_id.startswith("Snake") else {}
         n = int(self._env.action_spec.num_values)
-        obs, _ = self._flatten_spec()
+        obs = int(self._obs(self._env.observation_spec.generate_value()).shape[0])  # the layout _obs builds
         limit = getattr(self._env, "time_limit", None) or getattr(self._env, "num_items", None) or GAME2048_MAX_STEPS
         self.spec = EnvSpec(name=env_id, obs_shape=(obs,), action_space=Discrete(n), max_steps=int(limit),
                             action_mask=True)
-
-    def _flatten_spec(self) -> tuple[int, list[str]]:
-        fields = self._env.observation_spec.generate_value()._asdict()
-        size = sum(int(jnp.size(v)) for k, v in fields.items())
-        return size, list(fields)
 
     def _obs(self, observation) -> jax.Array:
         fields = observation._asdict()
