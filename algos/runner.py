@@ -114,6 +114,16 @@ def _compile(algo: str, env_name: str, config: Common, budget: int, num_seeds: i
     return algorithm, Compiled(init_c, chunk_c, time.perf_counter() - start)
 
 
+def release_compiled() -> None:
+    """Forget every compiled trial and JAX's own trace caches, freeing their host/device memory.
+
+    Called between a sweep's trials: each trial compiles its own functions, and keeping them all
+    (16 here, plus JAX's caches) grew one sweep process until an XLA CPU compile ran out of memory.
+    """
+    _compile.cache_clear()
+    jax.clear_caches()
+
+
 def library_versions() -> dict[str, str]:
     out = {}
     for name in ("jax", "jaxlib", "flax", "optax", "gymnax", "brax", "jaxmarl"):

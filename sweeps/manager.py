@@ -4,11 +4,16 @@ Resume is the only behaviour: a (trial, seed) is finished iff its final row is i
 and a run executes every trial with an unfinished seed. Rows of a trial are written in one atomic
 replace after the trial ends, so a killed sweep loses at most the trial in flight.
 
-Outcomes: `failed` (the training call raised) is recorded with its error, the sweep goes on, and
-the exit status is 1. `diverged` (non-finite parameters or returns, reported by the runner) is a
+Outcomes: `failed` (the training call raised, or with `isolate` its process died) is recorded with
+its error, the sweep goes on, and the exit status is 1. `diverged` (non-finite parameters or returns, reported by the runner) is a
 result about the configuration, not a fault of the run: recorded, exit status unaffected, and a
 diverged trial is never chosen as a tune winner. `--retry-failed` re-runs failed trials (their
 old rows are replaced, never duplicated).
+
+`isolate=True` runs each trial in a fresh child process (`sweeps.isolation`): an XLA compile that
+runs out of memory or a segfault is then one failed trial instead of the end of the sweep. In
+process, the compiled functions of a finished trial are released before the next one starts,
+so that a long sweep does not accumulate every trial's executables.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from sweeps.isolation import TrialCrashed, TrialRaised, run_isolated
 from sweeps.store import (MANIFEST_FILE, ResultsStore, SweepLock, check_owner, failed_result, lock_holder,
                           num_agents, read_manifest, rows_from_result, write_atomic, write_manifest)
 from sweeps.sweepfile import Sweep, SweepError, Trial, load_sweep
@@ -74,8 +80,11 @@ def _default_train() -> TrainFn:
 
 
 def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, train: TrainFn | None = None,
-              log: Callable[[str], None] = print) -> RunSummary:
+              isolate: bool = False, log: Callable[[str], None] = print) -> RunSummary:
     """Run every pending trial of `sweep`, holding the directory's lock throughout.
+
+    `train` defaults to `algos.runner.train`; with `isolate` it must be a module-level function
+    (the child process imports it).
 
     Raises `StoreError` (another sweep's directory, or locked) before anything in it is touched.
     """
@@ -89,13 +98,14 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
         skipped = len(sweep.trials) - len(todo)
         log(f"sweep {sweep.name}: {len(sweep.trials)} trials x {len(sweep.seeds)} seeds, {skipped} "
             f"already finished, {len(todo)} to run -> {sweep.out}")
-        train = train or (_default_train() if todo else None)
+        if not isolate:  # isolated, the parent never imports JAX: each child does
+            train = train or (_default_train() if todo else None)
         started, durations = time.monotonic(), []
         for i, (trial, seeds) in enumerate(todo, 1):
             log(f"[{skipped + i}/{len(sweep.trials)}] {trial.describe()} seeds {list(seeds)} "
                 f"budget {trial.budget:,}")
             t0 = time.monotonic()
-            result = _run_trial(train, trial, seeds, log)
+            result = _run_trial(train, trial, seeds, log, isolate)
             rows = rows_from_result(result, sweep=sweep.name, trial_id=trial.trial_id, suite=trial.suite,
                                     num_agents=num_agents(trial.env), random_return=trial.random_return)
             store.append(rows)
@@ -110,16 +120,35 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
         return RunSummary(ran=len(todo), skipped=skipped, counts=counts)
 
 
-def _run_trial(train: TrainFn, trial: Trial, seeds: tuple[int, ...], log: Callable[[str], None]):
+def _run_trial(train: TrainFn | None, trial: Trial, seeds: tuple[int, ...], log: Callable[[str], None],
+               isolate: bool):
+    args = (trial.algo, trial.env, seeds)
+    kwargs = {"overrides": dict(trial.hparams), "total_steps": trial.budget, "progress": True}
     try:
-        return train(trial.algo, trial.env, seeds, overrides=dict(trial.hparams), total_steps=trial.budget,
-                     progress=True)
+        if isolate:
+            return run_isolated(train, *args, **kwargs)
+        try:
+            return train(*args, **kwargs)
+        finally:
+            _release_compiled(train)
+    except (TrialRaised, TrialCrashed) as err:
+        details = err.child_traceback if isinstance(err, TrialRaised) else str(err)
+        log("    " + details.rstrip().replace("\n", "\n    "))
+        return failed_result(trial.algo, trial.env, trial.hparams, trial.budget, seeds, str(err))
     except Exception as err:  # noqa: BLE001 — any fault of one trial is recorded; the sweep goes on
         tb = traceback.extract_tb(err.__traceback__)
         where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
         log("    " + "".join(traceback.format_exception(err)).rstrip().replace("\n", "\n    "))
         return failed_result(trial.algo, trial.env, trial.hparams, trial.budget, seeds,
                              f"{type(err).__name__}: {err}{where}")
+
+
+def _release_compiled(train: TrainFn) -> None:
+    """Drop the runner's compiled functions once a trial is over (a sweep's trials never share them)."""
+    if getattr(train, "__module__", None) == "algos.runner":  # a test's fake train compiles nothing
+        from algos import runner
+
+        runner.release_compiled()
 
 
 def _progress_line(trial: Trial, result, status: str, durations: list[float], remaining: int,

@@ -23,6 +23,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from sweeps.sweep_cli import add_in_process_flag
+
 SWEEP_DIR = Path(__file__).parent
 INFERENCE_CSV = Path("results/bench/inference.csv")  # written by `eggroll-bench bench generation`
 
@@ -86,21 +88,21 @@ def run(args: argparse.Namespace) -> int:
                 sweep = load_sweep(SWEEP_DIR / name)
             except (SweepError, ConfigError) as err:  # e.g. the tune sweep chose nothing for a pair
                 return _error(err)
-            code = _run_and_plot(sweep, args.style or ("paper" if plan.both_styles else "robust"))
+            code = _run_and_plot(sweep, args.style or ("paper" if plan.both_styles else "robust"), not args.in_process)
             if code == 2:
                 return 2
             status = max(status, code)
     return status
 
 
-def _run_and_plot(sweep, style: str) -> int:
+def _run_and_plot(sweep, style: str, isolate: bool) -> int:
     """Run one sweep (resuming) and render its figures; the exit status (2: could not start)."""
     from plots import render_all
     from sweeps.manager import run_sweep
     from sweeps.store import StoreError
 
     try:
-        summary = run_sweep(sweep, log=lambda line: print(line, flush=True))
+        summary = run_sweep(sweep, isolate=isolate, log=lambda line: print(line, flush=True))
     except StoreError as err:
         return _error(err)
     if sweep.mode == "tune":
@@ -124,4 +126,5 @@ def add_parser(subparsers) -> None:
     p.add_argument("--style", choices=("robust", "paper"), default=None,
                    help="normalisation style of the score figures (paper: R / R_PPO, mean ± SEM, as well as "
                         "every robust figure); default: paper for paper16, else robust")
+    add_in_process_flag(p)
     p.set_defaults(func=run)

@@ -1,0 +1,101 @@
+"""Run one trial in a fresh child process, so that a native crash is one failed trial, not a dead sweep.
+
+In-process, an XLA compile that runs out of memory, a segfault in an environment library or the
+kernel's OOM killer ends the whole sweep: nothing of the failing trial is recorded and the next
+`sweep` run hits the same trial first. Isolated, the child's death (a signal or an exit code) is
+recorded as the trial's failure and the sweep goes on. Each child also starts with empty JAX
+caches and gives all of its host (and accelerator) memory back when it exits.
+
+The child is *spawned*, never forked: forking a process that has started JAX's thread pools can
+deadlock. It inherits stdout/stderr, so the trial's progress bar shows as usual, and sends back
+either the `TrainResult` or the text of the exception it raised.
+"""
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import traceback
+from typing import Any, Callable
+
+TrainFn = Callable[..., Any]
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Linux: have the kernel SIGKILL this child when the sweep process dies (killed, crashed), so an
+    interrupted sweep leaves no orphan trial computing results nobody will record."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not glibc Linux: the orphan ends when it tries to report
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _child(send, parent_pid: int, train: TrainFn | None, args: tuple, kwargs: dict) -> None:
+    _die_with_parent(parent_pid)
+    try:
+        if train is None:
+            from algos.runner import train
+        result = train(*args, **kwargs)
+    except BaseException as err:  # noqa: BLE001 — reported to the parent, which records it
+        tb = traceback.extract_tb(err.__traceback__)
+        where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
+        send.send(("raised", f"{type(err).__name__}: {err}{where}", "".join(traceback.format_exception(err))))
+    else:
+        send.send(("ok", result, ""))
+    finally:
+        send.close()
+
+
+class TrialCrashed(Exception):
+    """The trial's process died without reporting: a signal or a hard exit (the message says which)."""
+
+
+class TrialRaised(Exception):
+    """The trial raised in its process; `traceback` is the child's formatted traceback."""
+
+    def __init__(self, message: str, child_traceback: str):
+        super().__init__(message)
+        self.child_traceback = child_traceback
+
+
+def describe_exit(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = " (the kernel's OOM killer sends SIGKILL)" if -exitcode == signal.SIGKILL else ""
+        return f"the trial's process was killed by {name}{hint}"
+    return f"the trial's process exited with code {exitcode} before reporting a result"
+
+
+def run_isolated(train: TrainFn | None, *args: Any, **kwargs: Any) -> Any:
+    """`train(*args, **kwargs)` in a spawned child; `train=None` means `algos.runner.train`.
+
+    Returns the child's result. Raises `TrialRaised` if it raised and `TrialCrashed` if it died.
+    `train` must be importable by the child (a module-level function).
+    """
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, os.getpid(), train, args, kwargs), name="eggroll-bench-trial")
+    proc.start()
+    send.close()  # the child holds the only writer now: its death reads as EOF here
+    try:
+        try:
+            status, payload, child_tb = receive.recv()
+        except EOFError:
+            proc.join()
+            raise TrialCrashed(describe_exit(proc.exitcode)) from None
+        proc.join()
+    finally:
+        receive.close()
+        if proc.is_alive():  # interrupted (Ctrl-C) while waiting: do not leave the trial running
+            proc.terminate()
+            proc.join()
+    if status == "raised":
+        raise TrialRaised(payload, child_tb)
+    return payload

@@ -1,0 +1,126 @@
+"""One trial per child process: results come back, exceptions and native crashes become failed trials."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from algos.result import EvalPoint, SeedResult, TrainResult
+from sweeps.isolation import TrialCrashed, TrialRaised, run_isolated
+from sweeps.manager import run_sweep
+from sweeps.store import ResultsStore
+from sweeps.sweepfile import load_sweep
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# Module-level so that the spawned child can import them.
+def child_pid_plus(x: int) -> tuple[int, int]:
+    return os.getpid(), x + 1
+
+
+def raise_value_error() -> None:
+    raise ValueError("bad hparam in the child")
+
+
+def die_by(signum: int) -> None:
+    os.kill(os.getpid(), signum)
+
+
+def scripted_train(algo, env, seeds, overrides=None, total_steps=None, progress=True):
+    """return = 1000 * lr + seed; lr 0.03 segfaults, as an XLA compile out of memory did."""
+    lr = overrides["lr"]
+    if lr == 0.03:
+        die_by(signal.SIGSEGV)
+    seed_results = tuple(SeedResult(s, "done", "", total_steps, 2, (EvalPoint(total_steps, 2, 1000 * lr + s, 0.0, 0.1),))
+                         for s in seeds)
+    return TrainResult(algo, env, dict(overrides), total_steps, seed_results, 1.0, 2.0, f"pid {os.getpid()}", {})
+
+
+def test_the_result_comes_back_from_another_process():
+    pid, value = run_isolated(child_pid_plus, 41)
+    assert value == 42 and pid != os.getpid()
+
+
+def test_an_exception_in_the_child_is_raised_with_its_traceback():
+    with pytest.raises(TrialRaised, match="ValueError: bad hparam in the child") as info:
+        run_isolated(raise_value_error)
+    assert "raise_value_error" in info.value.child_traceback
+
+
+@pytest.mark.parametrize("signum, name", [(signal.SIGSEGV, "SIGSEGV"), (signal.SIGKILL, "SIGKILL")])
+def test_a_native_crash_is_reported_with_its_signal(signum, name):
+    with pytest.raises(TrialCrashed, match=f"killed by {name}"):
+        run_isolated(die_by, signum)
+
+
+SWEEP = """
+name = "crashy"
+algos = ["openes"]
+tasks = ["CartPole-v1"]
+seeds = 2
+budget = 1000
+[openes.grid]
+lr = [0.01, 0.03, 0.02]
+"""
+
+
+def test_a_segfaulting_trial_is_recorded_as_failed_and_the_sweep_goes_on(tmp_path):
+    (tmp_path / "s.toml").write_text(SWEEP)
+    sweep = load_sweep(tmp_path / "s.toml", out=tmp_path / "out")
+    lines: list[str] = []
+    summary = run_sweep(sweep, train=scripted_train, isolate=True, log=lines.append)
+    assert summary.exit_status == 1 and summary.counts == {"done": 2, "diverged": 0, "failed": 1, "pending": 0}
+    final = ResultsStore(sweep.out).read().query("row_type == 'final'")
+    failed = final[final.status == "failed"]
+    assert len(failed) == 2 and failed.error.str.contains("killed by SIGSEGV").all()
+    done = final[final.status == "done"].sort_values(["return_mean"])
+    assert done.return_mean.tolist() == [10.0, 11.0, 20.0, 21.0]  # the trials after the crash ran too
+    assert not done.device.str.contains(f"pid {os.getpid()}").any()  # each in a child
+    assert any("killed by SIGSEGV" in line for line in lines)
+
+
+PARENT = """
+import sys, time
+from sweeps.isolation import run_isolated
+from tests.test_isolation import write_pid_and_sleep
+run_isolated(write_pid_and_sleep, sys.argv[1])
+"""
+
+
+def write_pid_and_sleep(path: str) -> None:
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(120)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_killing_the_sweep_process_kills_its_trial(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(pid_file)], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pid_file.exists(), "the child never started"
+        child = int(pid_file.read_text())
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the trial outlived the sweep process"
+    finally:
+        parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status  # a zombie has exited; only its parent (init here) has not reaped it
