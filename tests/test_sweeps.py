@@ -335,12 +335,13 @@ class Recorder:
     """Stands in for run_sweep and render_all: records the calls; a tune sweep writes a best.json."""
 
     def __init__(self):
-        self.ran, self.rendered = [], []
+        self.ran, self.rendered, self.isolated = [], [], []
 
     def run_sweep(self, sweep, **kwargs):
         from sweeps.manager import RunSummary
 
         self.ran.append(sweep.name)
+        self.isolated.append(kwargs.get("isolate", False))
         if sweep.mode == "tune":
             fake_best(sweep, sweep.out / BEST_FILE)
         return RunSummary(ran=len(sweep.trials), skipped=0, counts={"done": len(sweep.trials), "failed": 0})
@@ -393,6 +394,11 @@ def test_paper_paper16_chains_tune_then_final_and_plots_both_styles(paper_extra,
 def test_paper_quick_alone_runs_quick_toml_in_the_robust_style(recorder):
     assert paper_cli(["--quick"]) == 0
     assert recorder.ran == ["quick"] and recorder.rendered == [("quick", "robust")]
+
+
+def test_paper_runs_each_trial_in_its_own_process_unless_in_process(recorder):
+    assert paper_cli(["--quick"]) == 0 and paper_cli(["--quick", "--in-process"]) == 0
+    assert recorder.isolated == [True, False]
 
 
 # --- bad input: a clear message, exit status 2, nothing touched -----------------------------------
