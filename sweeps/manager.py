@@ -249,6 +249,7 @@ class DirStatus:
     by_algo: dict[str, dict[str, int]]  # algo -> status -> trials
     notes: tuple[str, ...]
     running: str | None  # the lock holder, if a sweep is running now
+    failures: tuple[dict[str, str], ...] = ()  # one per failed trial: trial_id, algo, env, error
 
 
 def directory_status(directory: str | os.PathLike) -> DirStatus:
@@ -279,7 +280,20 @@ def directory_status(directory: str | os.PathLike) -> DirStatus:
     else:
         by_algo = _count_without_sweep(store, finished)
     return DirStatus(directory, manifest["name"] if manifest else None,
-                     manifest.get("sweep_file") if manifest else None, by_algo, tuple(notes), lock_holder(directory))
+                     manifest.get("sweep_file") if manifest else None, by_algo, tuple(notes), lock_holder(directory),
+                     _failures(store, finished))
+
+
+def _failures(store: ResultsStore, finished: dict[str, dict[int, str]]) -> tuple[dict[str, str], ...]:
+    """The recorded error of each failed trial (its seeds share one training call, so one error)."""
+    failed = {tid for tid, statuses in finished.items() if "failed" in statuses.values()}
+    if not failed:
+        return ()
+    table = store.read()
+    rows = table[(table["row_type"] == "final") & (table["status"] == "failed") & table["trial_id"].isin(failed)]
+    rows = rows.drop_duplicates("trial_id")
+    return tuple({"trial_id": r.trial_id, "algo": r.algo, "env": r.env, "error": str(r.error)}
+                 for r in rows.itertuples())
 
 
 def _count_without_sweep(store: ResultsStore, finished: dict[str, dict[int, str]]) -> dict[str, dict[str, int]]:

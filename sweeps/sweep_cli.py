@@ -62,7 +62,7 @@ def status_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"directory": str(status.directory), "sweep": status.name, "sweep_file": status.sweep_file,
                           "by_algo": status.by_algo, "total": total, "running": status.running,
-                          "notes": list(status.notes)}, indent=2))
+                          "notes": list(status.notes), "failures": list(status.failures)}, indent=2))
         return 0
     known = status.name is not None and not any(n.startswith("cannot") for n in status.notes)
     cols = _STATUS_ORDER if known else _STATUS_ORDER[:3]
@@ -76,6 +76,10 @@ def status_command(args: argparse.Namespace) -> int:
         print(f"  running now: {status.running}")
     for note in status.notes:
         print(f"  note: {note}")
+    if status.failures:
+        print("  failed trials (`eggroll-bench sweep FILE --retry-failed` runs them again):")
+        for f in status.failures:
+            print(f"    {f['algo']} {f['env']} [{f['trial_id']}]: {f['error'][:300]}")
     return 0
 
 

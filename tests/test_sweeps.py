@@ -586,6 +586,11 @@ def test_status_counts_pending_from_the_recorded_sweep_file(tmp_path, capsys):
     assert cli(["status", str(sweep.out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["total"] == {"done": 1, "diverged": 0, "failed": 1, "pending": 2}
+    (failure,) = report["failures"]
+    assert failure["algo"] == "openes" and "RuntimeError: simulated crash at lr=0.01" in failure["error"]
+    assert cli(["status", str(sweep.out)]) == 0
+    text = capsys.readouterr().out
+    assert "failed trials" in text and f"openes CartPole-v1 [{failure['trial_id']}]: RuntimeError" in text
 
 
 # --- the real runner in subprocesses: resume after SIGKILL, concurrent sweeps --------------------
