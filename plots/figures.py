@@ -5,6 +5,8 @@ Each builder returns a matplotlib Figure, or a string saying why it cannot be dr
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -102,16 +104,29 @@ def _limit_to_data(ax, values: np.ndarray) -> None:
         ax.set_ylim(lo - pad, hi + pad)
 
 
-def paper_curve_figure(tables: Tables):
+@dataclass(frozen=True)
+class PaperCurves:
+    """What `paper_curve_figure` draws: per algorithm the task-averaged R / R_PPO and its SEM on `grid`."""
+
+    x: str  # "env_steps", or "progress" when the tasks' budgets differ
+    grid: np.ndarray
+    lines: dict[str, tuple[np.ndarray, np.ndarray, list[str]]]  # algo -> (mean, SEM, tasks averaged)
+    tasks: list[str]
+    notes: list[str]
+
+
+def paper_curves(finals: pd.DataFrame, evals: pd.DataFrame) -> PaperCurves | str:
     """The paper's style: R / R_PPO, mean ± SEM over seeds, averaged over tasks, vs env steps.
 
     Per task and grid point: mean and SEM over seeds of R / R_PPO. Across tasks: the mean of the
-    task means, with SEM sqrt(sum of task SEM²) / T (tasks independent). Tasks with R_PPO <= 0
-    are left out, as a ratio to a non-positive return has no meaning. When the tasks' budgets
-    differ the x axis is the fraction of each task's budget, so tasks line up at their end.
+    task means, with SEM sqrt(sum of task SEM²) / T (tasks independent), only where every task
+    has data, so the mix of tasks never changes along a curve. Tasks with R_PPO <= 0 are left
+    out, as a ratio to a non-positive return has no meaning. When the tasks' budgets differ, x is
+    each seed's progress, env steps / max(budget, the seed's final env steps): every seed that
+    finished ends at exactly 1 even when its last update overshot the budget (a seed that stopped
+    early, diverged, ends before 1), so the tasks line up at their end and the PPO curve ends at 1.
+    Returns a reason string when there is nothing to draw.
     """
-    finals = _agents_filter(tables.selected_finals, False)
-    evals = _agents_filter(tables.selected_evals, False)
     if evals.empty:
         return "no single-agent evaluation rows"
     ref = ppo_reference(finals)
@@ -126,17 +141,17 @@ def paper_curve_figure(tables: Tables):
     if not tasks:
         return "no task has a positive PPO reference return (R / R_PPO undefined)"
     budgets = finals[finals["env"].isin(tasks)].groupby("env")["budget"].max()
-    same_budget = budgets.nunique() == 1 and np.isfinite(budgets).all()
     ev = evals[evals["env"].isin(tasks)].copy()
-    if same_budget:
-        x, xlabel, grid = "env_steps", "environment steps", common_grid(ev, "env_steps")
+    if budgets.nunique() == 1 and np.isfinite(budgets).all():
+        x, grid = "env_steps", common_grid(ev, "env_steps")
     else:
-        ev["budget_frac"] = ev["env_steps"] / ev["env"].map(budgets)
-        x, xlabel, grid = "budget_frac", "fraction of the task's env-step budget", np.linspace(0, 1, 101)
-        notes.append("tasks have different env-step budgets: x is the fraction of each task's budget")
-    algos = algo_order(ev["algo"].unique())
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
-    for algo in algos:
+        reached = ev.groupby(["trial_id", "seed"])["env_steps"].transform("max")
+        ev["progress"] = ev["env_steps"] / np.maximum(ev["budget"].astype(float), reached)  # the seed's own trial
+        x, grid = "progress", np.linspace(0, 1, 101)
+        notes.append("tasks have different env-step budgets: x is each seed's progress, env steps / "
+                     "max(budget, its final env steps)")
+    lines = {}
+    for algo in algo_order(ev["algo"].unique()):
         means, sems, used = [], [], []
         for task in tasks:
             m = seed_matrix(ev[(ev["algo"] == algo) & (ev["env"] == task)], x, grid) / ref[task]
@@ -144,20 +159,45 @@ def paper_curve_figure(tables: Tables):
                 means.append(t_interval(m, axis=0)[0])  # NaN-aware mean, NaN where no seed has data
                 sems.append(sem(m, axis=0))
                 used.append(task)
-        if not used:
-            continue
-        # average only where every task of this algorithm has data (NaN elsewhere), so the mix never changes
-        mean, err = mean_sem_over_tasks(np.array(means), np.array(sems))
-        ax.plot(grid, mean, color=style.colour(algo), lw=2, label=f"{style.label(algo)} ({_plural(len(used), 'task')})")
-        ax.fill_between(grid, mean - err, mean + err, color=style.colour(algo), alpha=0.2, lw=0)
+        if used:
+            mean, err = mean_sem_over_tasks(np.array(means), np.array(sems))
+            lines[algo] = (mean, err, used)
+    starts = {algo: grid[np.isfinite(mean)].min() for algo, (mean, _, _) in lines.items() if np.isfinite(mean).any()}
+    late = {algo: start for algo, start in starts.items() if start > grid[-1] / 2}
+    if late:
+        notes.append("a curve starts where every task of its algorithm has an evaluation: " + ", ".join(
+            f"{style.label(a)} from {v:.2f}" if x == "progress" else f"{style.label(a)} from {v:,.0f} steps"
+            for a, v in late.items()))
+    return PaperCurves(x, grid, lines, tasks, notes)
+
+
+def paper_curve_figure(tables: Tables):
+    """Draws `paper_curves` of the single-agent results: a line per algorithm, its final point marked."""
+    curves = paper_curves(_agents_filter(tables.selected_finals, False), _agents_filter(tables.selected_evals, False))
+    if isinstance(curves, str):
+        return curves
+    grid = curves.grid
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), layout="constrained")
+    for algo, (mean, err, used) in curves.lines.items():
+        colour = style.colour(algo)
+        ax.plot(grid, mean, color=colour, lw=2, label=f"{style.label(algo)} ({_plural(len(used), 'task')})")
+        ax.fill_between(grid, mean - err, mean + err, color=colour, alpha=0.2, lw=0)
+        finite = np.flatnonzero(np.isfinite(mean))
+        if finite.size:  # the end point, visible even when a curve is a single point
+            i = finite[-1]
+            ax.errorbar(grid[i], mean[i], yerr=err[i] if np.isfinite(err[i]) else None, color=colour, marker="o",
+                        ms=5, capsize=3)
     ax.axhline(1.0, color="#333333", ls="--", lw=1)
     ax.text(0.01, 1.0, " PPO final return", transform=ax.get_yaxis_transform(), va="bottom", fontsize=9)
-    if x == "env_steps":
+    if curves.x == "env_steps":
         ax.xaxis.set_major_formatter(style.steps_formatter())
-    ax.set_xlabel(xlabel)
+        ax.set_xlabel("environment steps")
+    else:
+        ax.set_xlabel("training progress (fraction of each task's env-step budget)")
     ax.set_ylabel("return / PPO final return")
-    ax.set_title(f"Paper style: R / R_PPO averaged over {_plural(len(tasks), 'task')} (mean ± SEM over seeds)")
+    ax.set_title(f"Paper style: R / R_PPO averaged over {_plural(len(curves.tasks), 'task')} (mean ± SEM over seeds)")
     ax.legend(loc="lower right")
-    style.footnote(fig, notes + ["R_PPO: PPO's final mean return (mean over PPO seeds of the final "
-                                 "evaluation return); SEM of the task average: sqrt(sum of per-task SEM²) / tasks."])
+    style.footnote(fig, curves.notes + ["R_PPO: PPO's final mean return (mean over PPO seeds of the final "
+                                        "evaluation return); SEM of the task average: sqrt(sum of per-task SEM²) / "
+                                        "tasks; dot: the curve's last point."])
     return fig

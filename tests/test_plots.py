@@ -321,3 +321,40 @@ def test_inference_ceiling_absent_or_incomplete(tmp_path):
     pd.DataFrame({"hidden": [64], "steps_per_s": [1e6]}).to_csv(tmp_path / "inference.csv", index=False)
     df, why = load_inference(tmp_path / "inference.csv")
     assert df is None and "lacks columns pop_size" in why
+
+
+def _seed_rows(algo, env, budget, seed, steps, returns):
+    ev = [dict(trial_id=f"{algo}-{env}", algo=algo, env=env, seed=seed, budget=budget, env_steps=s, return_mean=r)
+          for s, r in zip(steps, returns)]
+    final = dict(trial_id=f"{algo}-{env}", algo=algo, env=env, seed=seed, budget=budget, final_return=returns[-1])
+    return ev, final
+
+
+def test_paper_curves_end_at_one_for_ppo_when_the_last_update_overshoots_the_budget():
+    """Budgets differ, and PPO's only evaluation on task B lands past its budget (one update of a
+    big batch): the curves still line up at progress 1, where PPO is exactly 1 and EGGROLL is the
+    mean over tasks of its final R / R_PPO."""
+    from plots.figures import paper_curves
+
+    seeds = {  # (algo, env, budget): per seed (eval steps, returns)
+        ("ppo", "A", 1000): [([500, 1000], [5.0, 10.0]), ([500, 1000], [6.0, 12.0])],
+        ("ppo", "B", 5000): [([6400], [4.0]), ([6400], [6.0])],
+        ("eggroll", "A", 1000): [([300, 700, 1100], [1.0, 2.0, 8.0]), ([400, 800, 1000], [1.0, 2.0, 14.0])],
+        # a trial of another budget on the same task: each seed's progress uses its own trial's budget
+        ("eggroll", "B", 8000): [([3000, 6000, 8320], [1.0, 2.0, 10.0]), ([4000, 8000], [1.0, 5.0])],
+    }
+    evals, finals = [], []
+    for (algo, env, budget), runs in seeds.items():
+        for seed, (steps, returns) in enumerate(runs):
+            ev, final = _seed_rows(algo, env, budget, seed, steps, returns)
+            evals += ev
+            finals.append(final)
+    curves = paper_curves(pd.DataFrame(finals), pd.DataFrame(evals))
+    assert curves.x == "progress" and curves.grid[-1] == 1.0
+    ppo_mean, ppo_sem, ppo_tasks = curves.lines["ppo"]
+    assert ppo_tasks == ["A", "B"] and ppo_mean[-1] == pytest.approx(1.0, abs=1e-12)
+    assert np.isnan(ppo_mean[:-1]).all()  # task B has no PPO evaluation before the end
+    egg_mean = curves.lines["eggroll"][0]
+    expected = np.mean([np.mean([8.0, 14.0]) / 11.0, np.mean([10.0, 5.0]) / 5.0])
+    assert egg_mean[-1] == pytest.approx(expected, rel=1e-12)
+    assert any("PPO from 1.00" in note for note in curves.notes)
