@@ -68,8 +68,9 @@ def test_runner_stops_each_seed_at_the_first_update_reaching_the_budget(algo):
 def test_same_seed_gives_bit_identical_results(algo):
     overrides = TINY_ES if algo != "ppo" else TINY_PPO
     a = train(algo, "CartPole-v1", [3, 4], overrides, total_steps=3000, progress=False)
-    runner.release_compiled()  # what a sweep does between trials: the second call compiles afresh
-    assert runner._compile.cache_info().currsize == 0
+    if algo == "eggroll":  # what a sweep does between trials; once is enough (a compile costs ~20 s of CI)
+        runner.release_compiled()
+        assert runner._compile.cache_info().currsize == 0  # so the second call compiles afresh
     b = train(algo, "CartPole-v1", [3, 4], overrides, total_steps=3000, progress=False)
     strip = lambda r: [(s.seed, s.env_steps, [(e.env_steps, e.return_mean, e.return_std) for e in s.evals]) for s in r.seeds]
     assert strip(a) == strip(b)

@@ -622,9 +622,9 @@ def jax_env(tmp_path_factory):
             "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
 
 
-def start(path: Path, out: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sweeps.cli", "sweep", str(path), "--out", str(out)], cwd=REPO,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(path: Path, out: Path, env: dict, *flags: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "sweeps.cli", "sweep", str(path), "--out", str(out), *flags],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def deterministic(out: Path) -> pd.DataFrame:
@@ -668,7 +668,7 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path, reference, j
 def test_a_second_sweep_process_on_the_directory_is_refused(tmp_path, reference, jax_env):
     path, expected = reference
     out = tmp_path / "out"
-    first = start(path, out, jax_env)
+    first = start(path, out, jax_env, "--in-process")  # the lock is the sweep process's: no child needed
     deadline = time.monotonic() + 120
     while lock_holder(out) is None and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
