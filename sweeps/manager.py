@@ -5,10 +5,10 @@ and a run executes every trial with an unfinished seed. Rows of a trial are writ
 replace after the trial ends, so a killed sweep loses at most the trial in flight.
 
 Outcomes: `failed` (the training call raised, or with `isolate` its process died) is recorded with
-its error, the sweep goes on, and the exit status is 1. `diverged` (non-finite parameters or returns, reported by the runner) is a
-result about the configuration, not a fault of the run: recorded, exit status unaffected, and a
-diverged trial is never chosen as a tune winner. `--retry-failed` re-runs failed trials (their
-old rows are replaced, never duplicated).
+its error, the sweep goes on, and the exit status is 1. `diverged` (non-finite parameters or
+returns, reported by the runner) is a result about the configuration, not a fault of the run:
+recorded, exit status unaffected, and a diverged trial is never chosen as a tune winner.
+`--retry-failed` re-runs failed trials (their old rows are replaced, never duplicated).
 
 `isolate=True` runs each trial in a fresh child process (`sweeps.isolation`): an XLA compile that
 runs out of memory or a segfault is then one failed trial instead of the end of the sweep. In

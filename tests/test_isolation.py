@@ -37,8 +37,8 @@ def scripted_train(algo, env, seeds, overrides=None, total_steps=None, progress=
     lr = overrides["lr"]
     if lr == 0.03:
         die_by(signal.SIGSEGV)
-    seed_results = tuple(SeedResult(s, "done", "", total_steps, 2, (EvalPoint(total_steps, 2, 1000 * lr + s, 0.0, 0.1),))
-                         for s in seeds)
+    evals = {s: (EvalPoint(total_steps, 2, 1000 * lr + s, 0.0, 0.1),) for s in seeds}
+    seed_results = tuple(SeedResult(s, "done", "", total_steps, 2, evals[s]) for s in seeds)
     return TrainResult(algo, env, dict(overrides), total_steps, seed_results, 1.0, 2.0, f"pid {os.getpid()}", {})
 
 
