@@ -634,10 +634,11 @@ def deterministic(out: Path) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, jax_env):
-    """An uninterrupted run of TINY (and the file), run once for the module."""
+    """An uninterrupted run of TINY (and the file), run once for the module, in-process: the resumed
+    run below is isolated (the default), so equal rows also show that isolation changes no result."""
     tmp = tmp_path_factory.mktemp("reference")
     path = write(tmp, TINY)
-    proc = start(path, tmp / "out", jax_env)
+    proc = start(path, tmp / "out", jax_env, "--in-process")
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr
     assert "[2/2]" in stdout and "ETA" in stdout
