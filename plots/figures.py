@@ -14,21 +14,17 @@ from plots import style  # first: selects the headless Agg backend
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
 from plots.load import algo_order, task_order
 from plots.stats import mean_sem_over_tasks, ppo_reference, sem, t_interval
-from plots.tidy import Tables, common_grid, curve_band, seed_matrix
+from plots.tidy import Tables, agents_filter, common_grid, curve_band, seed_matrix
 
 X_LABELS = {"env_steps": "environment steps", "wall_s": "wall-clock (s), compile excluded"}
 X_TITLES = {"env_steps": "environment steps", "wall_s": "wall-clock time"}
 
 
-def _agents_filter(df: pd.DataFrame, multi_agent: bool) -> pd.DataFrame:
-    return df[df["num_agents"] > 1] if multi_agent else df[df["num_agents"] <= 1]
-
-
 def curves_figure(tables: Tables, x: str, multi_agent: bool = False):
     """Evaluation return vs `x` ("env_steps" or "wall_s"), one panel per task, mean and 95% CI."""
     kind = "multi-agent" if multi_agent else "single-agent"
-    evals = _agents_filter(tables.selected_evals, multi_agent)
-    finals = _agents_filter(tables.selected_finals, multi_agent)
+    evals = agents_filter(tables.selected_evals, multi_agent)
+    finals = agents_filter(tables.selected_finals, multi_agent)
     if finals.empty:
         return f"no {kind} results"
     if evals.empty:
@@ -173,7 +169,7 @@ def paper_curves(finals: pd.DataFrame, evals: pd.DataFrame) -> PaperCurves | str
 
 def paper_curve_figure(tables: Tables):
     """Draws `paper_curves` of the single-agent results: a line per algorithm, its final point marked."""
-    curves = paper_curves(_agents_filter(tables.selected_finals, False), _agents_filter(tables.selected_evals, False))
+    curves = paper_curves(agents_filter(tables.selected_finals, False), agents_filter(tables.selected_evals, False))
     if isinstance(curves, str):
         return curves
     grid = curves.grid

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from plots.load import algo_order, task_order  # noqa: E402
 from plots.stats import (ALL_TASKS, aggregate_scores, normalised_scores, paper_score_table,  # noqa: E402
                          ppo_ratios, t_interval)
-from plots.tidy import Tables  # noqa: E402
+from plots.tidy import Tables, agents_filter  # noqa: E402
 
 DODGE = 0.26
 
@@ -22,8 +22,7 @@ DODGE = 0.26
 def scores_figure(tables: Tables, reps: int | None = None):
     """Left: each task's per-seed scores (mean, 95% t-interval over seeds, seeds as dots).
     Right: IQM and mean over tasks per algorithm with stratified-bootstrap 95% CIs."""
-    finals = tables.selected_finals
-    finals = finals[finals["num_agents"] <= 1]
+    finals = agents_filter(tables.selected_finals, multi_agent=False)
     if finals.empty:
         return "no single-agent results"
     scores, undefined = normalised_scores(finals)
@@ -115,8 +114,7 @@ def _aggregate(ax, agg: pd.DataFrame, metric: str, algos: list[str], n_tasks: in
 def paper_scores_figure(tables: Tables):
     """The paper's style at the end of training: each task's R / R_PPO, mean ± SEM over seeds (dots:
     seeds), and at the bottom the mean over tasks ± sqrt(Σ SEM²) / T."""
-    finals = tables.selected_finals
-    finals = finals[finals["num_agents"] <= 1]
+    finals = agents_filter(tables.selected_finals, multi_agent=False)
     if finals.empty:
         return "no single-agent results"
     ratios, undefined = ppo_ratios(finals)

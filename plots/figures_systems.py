@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter  # noqa: E402
 
 from plots.load import algo_order, task_order  # noqa: E402
-from plots.tidy import COMPUTE_KEYS, Tables  # noqa: E402
+from plots.tidy import COMPUTE_KEYS, Tables, agents_filter  # noqa: E402
 
 ES = ("eggroll", "openes")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -216,7 +216,7 @@ def _scaling_panel(ax, g: pd.DataFrame, xvar: str, ceiling, env: str, why_not: s
 
 def multiagent_time_figure(tables: Tables):
     """Wall-clock (run + compile) per multi-agent task and algorithm."""
-    t = tables.trials[tables.trials["selected"] & (tables.trials["num_agents"] > 1)]
+    t = agents_filter(tables.trials[tables.trials["selected"]], multi_agent=True)
     if t.empty:
         return "no multi-agent results"
     algos = algo_order(tables.trials["algo"].unique())

@@ -103,6 +103,11 @@ def build_tables(rows: pd.DataFrame) -> Tables:
     return Tables(rows=rows, finals=finals, trials=trials, notes=notes)
 
 
+def agents_filter(df: pd.DataFrame, multi_agent: bool) -> pd.DataFrame:
+    """The multi-agent rows (num_agents > 1) or the single-agent ones: the figures draw them apart."""
+    return df[df["num_agents"] > 1] if multi_agent else df[df["num_agents"] <= 1]
+
+
 def common_grid(evals: pd.DataFrame, x: str, points: int = GRID_POINTS) -> np.ndarray:
     """An evenly spaced grid from 0 to the furthest `x` any seed reached."""
     top = float(np.nanmax(evals[x])) if len(evals) else 0.0
