@@ -14,12 +14,12 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from algos.config import ESConfig
-from algos.network import Actor, PolicyHead, input_dim
-from algos.noise import NoiseModel, make_noise_model, shape_fitness
-from algos.observations import ObsNorm, preprocess
-from algos.rollout import ActFn, run_episodes
-from envs.core import Env
+from eggroll_bench.algos.config import ESConfig
+from eggroll_bench.algos.network import Actor, PolicyHead, input_dim
+from eggroll_bench.algos.noise import NoiseModel, make_noise_model, shape_fitness
+from eggroll_bench.algos.observations import ObsNorm, preprocess
+from eggroll_bench.algos.rollout import ActFn, run_episodes
+from eggroll_bench.envs.core import Env
 
 
 class ESState(struct.PyTreeNode):

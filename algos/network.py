@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from envs.spec import EnvSpec
+from eggroll_bench.envs.spec import EnvSpec
 
 
 def orthogonal(scale: float = 1.0) -> Callable:

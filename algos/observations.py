@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from envs.spec import EnvSpec
+from eggroll_bench.envs.spec import EnvSpec
 
 
 class ObsNorm(struct.PyTreeNode):

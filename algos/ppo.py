@@ -18,11 +18,11 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from algos.config import PPOConfig
-from algos.network import ActorCritic, PolicyHead, input_dim
-from algos.observations import Moments, ObsNorm, preprocess
-from algos.rollout import ActFn
-from envs.core import Env
+from eggroll_bench.algos.config import PPOConfig
+from eggroll_bench.algos.network import ActorCritic, PolicyHead, input_dim
+from eggroll_bench.algos.observations import Moments, ObsNorm, preprocess
+from eggroll_bench.algos.rollout import ActFn
+from eggroll_bench.envs.core import Env
 
 
 class PPOState(struct.PyTreeNode):

@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from algos.observations import Moments
-from envs.core import Env
+from eggroll_bench.algos.observations import Moments
+from eggroll_bench.envs.core import Env
 
 # act(obs_batch (B, *prefix, *obs), key) -> actions (B, *prefix, *action_shape)
 ActFn = Callable[[jax.Array, jax.Array], jax.Array]

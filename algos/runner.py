@@ -27,13 +27,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from algos.config import Common, ConfigError, ESConfig, as_dict, resolve
-from algos.es import EvolutionStrategy
-from algos.noise import max_rank
-from algos.ppo import PPO
-from algos.result import EvalPoint, SeedResult, TrainResult
-from algos.rollout import run_episodes
-from envs.registry import get_task, make
+from eggroll_bench.algos.config import Common, ConfigError, ESConfig, as_dict, resolve
+from eggroll_bench.algos.es import EvolutionStrategy
+from eggroll_bench.algos.noise import max_rank
+from eggroll_bench.algos.ppo import PPO
+from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
+from eggroll_bench.algos.rollout import run_episodes
+from eggroll_bench.envs.registry import get_task, make
 
 
 class RunnerState(struct.PyTreeNode):

@@ -1,5 +1,5 @@
-"""Throughput and timing benchmarks: `eggroll-bench bench NAME`, `python -m benchmarks NAME` or
-`python -m benchmarks.NAME`.
+"""Throughput and timing benchmarks: `eggroll-bench bench NAME`, `python -m eggroll_bench.benchmarks NAME` or
+`python -m eggroll_bench.benchmarks.NAME`.
 
 generation  env steps / s of a population rollout and of a full generation (rollout + update) for
             pure inference, EGGROLL r=1/r=4 and OpenES, with ratios to pure inference and OpenES

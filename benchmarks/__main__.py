@@ -1,10 +1,10 @@
-"""`python -m benchmarks NAME [options]`: the same as `eggroll-bench bench NAME [options]`."""
+"""`python -m eggroll_bench.benchmarks NAME [options]`: the same as `eggroll-bench bench NAME [options]`."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from benchmarks import cli
+from eggroll_bench.benchmarks import cli
 
 
 def main(argv: list[str] | None = None) -> int:

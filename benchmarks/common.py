@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import jax
 
-from benchmarks import options
+from eggroll_bench.benchmarks import options
 
 
 def backend() -> str:
@@ -266,7 +266,7 @@ def cpu_model() -> str:
 
 
 def run_main(name: str, run: Callable[[Any], int], argv: list[str] | None) -> int:
-    """`python -m benchmarks.NAME`: parse, check --out, run; bad input -> message and status 2."""
+    """`python -m eggroll_bench.benchmarks.NAME`: parse, check --out, run; bad input -> message and status 2."""
     args = options.parser(name).parse_args(argv)
     return run_checked(name, run, args)
 

@@ -1,6 +1,6 @@
 """Compile time of one training trial per algorithm, as the runner compiles it.
 
-    python -m benchmarks.compile [--quick] [--envs CartPole-v1,hopper] [--presets default,paper]
+    python -m eggroll_bench.benchmarks.compile [--quick] [--envs CartPole-v1,hopper] [--presets default,paper]
 
 For each (task, network preset, algorithm) this calls the runner's own compile step
 (`algos.runner._compile`: build the algorithm, lower and compile the vmapped `init` and the
@@ -20,11 +20,11 @@ from typing import Any
 
 import jax
 
-from algos import runner
-from algos.config import ALGOS, ConfigError, resolve
-from benchmarks import common
-from benchmarks.options import BenchError
-from envs.registry import get_task
+from eggroll_bench.algos import runner
+from eggroll_bench.algos.config import ALGOS, ConfigError, resolve
+from eggroll_bench.benchmarks import common
+from eggroll_bench.benchmarks.options import BenchError
+from eggroll_bench.envs.registry import get_task
 
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"hidden": 16, "depth": 2, "activation": "tanh"},  # tests

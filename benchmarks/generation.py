@@ -1,6 +1,6 @@
 """Generation throughput: pure inference vs EGGROLL (r=1, r=4) vs OpenES, in env steps / s.
 
-    python -m benchmarks.generation [--quick] [--envs CartPole-v1] [--widths 256 --pops 1024]
+    python -m eggroll_bench.benchmarks.generation [--quick] [--envs CartPole-v1] [--widths 256 --pops 1024]
 
 Per (task, hidden width, population) every variant steps the same batch of population × 1 episode
 for the same T steps (`workloads.FixedHorizonEnv`, through the runner's `run_episodes` loop):
@@ -27,9 +27,9 @@ from typing import Any
 
 import jax
 
-from benchmarks import common, workloads
-from benchmarks.options import BenchError, es_algos
-from envs.registry import get_task
+from eggroll_bench.benchmarks import common, workloads
+from eggroll_bench.benchmarks.options import BenchError, es_algos
+from eggroll_bench.envs.registry import get_task
 
 CPU_WIDTHS, ACCEL_WIDTHS, QUICK_WIDTHS = (64, 256, 1024), (64, 256, 1024, 4096), (64, 256)
 POPS, QUICK_POPS = (64, 256, 1024, 4096), (256,)

@@ -1,6 +1,6 @@
 """Peak memory of one generation, EGGROLL vs OpenES, from XLA's compiled memory analysis.
 
-    python -m benchmarks.memory [--quick] [--widths 64,256,1024 --pops 1024]
+    python -m eggroll_bench.benchmarks.memory [--quick] [--widths 64,256,1024 --pops 1024]
 
 One generation is `EvolutionStrategy.update` on a fixed-horizon CartPole (T steps, so the plan
 does not depend on when episodes end), compiled for ShapeDtypeStructs: nothing is allocated, so
@@ -22,8 +22,8 @@ from typing import Any
 import jax
 from flax import traverse_util
 
-from algos.noise import is_matrix
-from benchmarks import common, workloads
+from eggroll_bench.algos.noise import is_matrix
+from eggroll_bench.benchmarks import common, workloads
 
 CPU_WIDTHS, ACCEL_WIDTHS, QUICK_WIDTHS = (64, 128, 256, 512, 1024), (64, 256, 1024, 2048, 4096), (64, 256)
 POPS, QUICK_POPS = (64, 256, 1024, 4096), (64,)

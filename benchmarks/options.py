@@ -1,6 +1,6 @@
 """Command-line options of every benchmark, kept free of JAX so `eggroll-bench --help` stays fast.
 
-Each benchmark's `main(argv)`, `python -m benchmarks NAME` and the `eggroll-bench bench NAME`
+Each benchmark's `main(argv)`, `python -m eggroll_bench.benchmarks NAME` and the `eggroll-bench bench NAME`
 subcommand build their parsers from the same functions here, so every entry point accepts exactly
 the same options and refuses bad input the same way (`BenchError`, exit status 2).
 """
@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from algos.config import ACTIVATIONS
+from eggroll_bench.algos.config import ACTIVATIONS
 
 DEFAULT_OUT = "results/bench"
 NAMES = ("generation", "update", "memory", "compile", "ppo")
@@ -169,6 +169,6 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
 
 
 def parser(name: str, prog: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog or f"python -m benchmarks.{name}", description=DESCRIPTIONS[name])
+    p = argparse.ArgumentParser(prog=prog or f"python -m eggroll_bench.benchmarks.{name}", description=DESCRIPTIONS[name])
     add_arguments(name, p)
     return p

@@ -1,6 +1,6 @@
 """PPO throughput in env steps / s over the number of parallel environments.
 
-    python -m benchmarks.ppo [--quick] [--envs CartPole-v1,hopper] [--num-envs 16,64,256]
+    python -m eggroll_bench.benchmarks.ppo [--quick] [--envs CartPole-v1,hopper] [--num-envs 16,64,256]
 
 One timed call is one `PPO.update` exactly as the runner builds it (`runner.build_algorithm`, the
 task's PPO defaults): collect `num_envs` × `num_steps` transitions, GAE, then the minibatch
@@ -19,11 +19,11 @@ from typing import Any
 
 import jax
 
-from algos.config import ConfigError, resolve
-from algos.runner import build_algorithm
-from benchmarks import common
-from benchmarks.options import BenchError
-from envs.registry import get_task
+from eggroll_bench.algos.config import ConfigError, resolve
+from eggroll_bench.algos.runner import build_algorithm
+from eggroll_bench.benchmarks import common
+from eggroll_bench.benchmarks.options import BenchError
+from eggroll_bench.envs.registry import get_task
 
 CPU_ENVS, ACCEL_ENVS, QUICK_ENVS = (4, 16, 64, 256, 1024), (16, 64, 256, 1024, 4096), (16, 64)
 # brax: one update is num_envs x 128 physics steps; compiling takes ~1 min per variant on 2 cores

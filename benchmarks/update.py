@@ -1,6 +1,6 @@
 """The ES update alone vs one forward step of the population: how much of a generation is not rollout.
 
-    python -m benchmarks.update [--quick] [--widths 256 --pops 1024]
+    python -m eggroll_bench.benchmarks.update [--quick] [--widths 256 --pops 1024]
 
 Per (hidden width, population) and algorithm, timed side by side:
 - sample:   `noise.sample` (the generation's noise from counter-based keys; drawn once for the
@@ -27,8 +27,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from benchmarks import common, workloads
-from benchmarks.options import es_algos
+from eggroll_bench.benchmarks import common, workloads
+from eggroll_bench.benchmarks.options import es_algos
 
 CPU_WIDTHS, ACCEL_WIDTHS, QUICK_WIDTHS = (64, 256, 1024), (64, 256, 1024, 4096), (64, 256)
 POPS, QUICK_POPS = (64, 256, 1024, 4096), (256,)

@@ -22,11 +22,11 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from algos.config import ESConfig, resolve
-from algos.es import ESState, EvolutionStrategy
-from algos.rollout import ActFn, run_episodes
-from envs.core import Env
-from envs.registry import get_task, make
+from eggroll_bench.algos.config import ESConfig, resolve
+from eggroll_bench.algos.es import ESState, EvolutionStrategy
+from eggroll_bench.algos.rollout import ActFn, run_episodes
+from eggroll_bench.envs.core import Env
+from eggroll_bench.envs.registry import get_task, make
 
 # fn(state, key) -> (output, env_steps): what every timed workload looks like
 Workload = Callable[[ESState, jax.Array], tuple[Any, jax.Array]]

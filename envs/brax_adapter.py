@@ -17,8 +17,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from envs.core import import_chatter_to_stderr
-from envs.spec import Box, EnvSpec
+from eggroll_bench.envs.core import import_chatter_to_stderr
+from eggroll_bench.envs.spec import Box, EnvSpec
 
 BRAX_EPISODE_LENGTH = 1000
 

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator, NamedTuple, Protocol
 import jax
 import jax.numpy as jnp
 
-from envs.spec import EnvSpec
+from eggroll_bench.envs.spec import EnvSpec
 
 
 @contextlib.contextmanager

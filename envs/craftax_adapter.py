@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from envs.spec import Discrete, EnvSpec
+from eggroll_bench.envs.spec import Discrete, EnvSpec
 
 _NO_LIMIT = 2**31 - 1
 

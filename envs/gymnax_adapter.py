@@ -12,7 +12,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from envs.spec import Box, Discrete, EnvSpec
+from eggroll_bench.envs.spec import Box, Discrete, EnvSpec
 
 
 class GymnaxEnv:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from envs.spec import Discrete, EnvSpec
+from eggroll_bench.envs.spec import Discrete, EnvSpec
 
 GAME2048_MAX_STEPS = 10_000  # a strong 2048 policy needs a few thousand moves to reach 4096
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from envs.spec import Box, EnvSpec
+from eggroll_bench.envs.spec import Box, EnvSpec
 
 
 class KinetixEnv:

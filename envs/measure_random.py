@@ -4,7 +4,7 @@ Protocol: 256 episodes (vmapped environments, seed 0), actions uniform over the 
 (discrete: uniform index among each agent's valid actions; continuous: uniform in [low, high]),
 each environment stepped until its first episode ends; the figure is the mean team return.
 
-    python -m envs.measure_random [TASK_OR_SUITE ...]   # default: every registered task
+    python -m eggroll_bench.envs.measure_random [TASK_OR_SUITE ...]   # default: every registered task
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import sys
 import jax
 import jax.numpy as jnp
 
-from envs.registry import all_tasks, make, resolve_tasks
-from envs.spec import EnvSpec
+from eggroll_bench.envs.registry import all_tasks, make, resolve_tasks
+from eggroll_bench.envs.spec import EnvSpec
 
 
 def random_action(spec: EnvSpec, key: jax.Array, obs: jax.Array | None = None) -> jax.Array:
@@ -33,7 +33,7 @@ def random_action(spec: EnvSpec, key: jax.Array, obs: jax.Array | None = None) -
 def random_policy_return(task_name: str, episodes: int = 256, seed: int = 0) -> float:
     """Mean return of `episodes` uniform-random episodes, each run to its end (or the time limit)
     by the runner's own episode loop, which stops as soon as every episode has ended."""
-    from algos.rollout import run_episodes  # the loop ES fitness and evaluation use
+    from eggroll_bench.algos.rollout import run_episodes  # the loop ES fitness and evaluation use
 
     env = make(task_name)
     spec = env.spec

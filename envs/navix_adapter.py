@@ -12,7 +12,7 @@ import math
 
 import jax.numpy as jnp
 
-from envs.spec import Discrete, EnvSpec
+from eggroll_bench.envs.spec import Discrete, EnvSpec
 
 _TERMINATION = 2  # navix StepType: 0 transition, 1 truncation, 2 termination
 

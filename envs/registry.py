@@ -3,7 +3,7 @@
 Each `Task` knows how to build its environment, its default training budgets (a GPU-sized run
 and a CPU `quick` run, in environment steps, counted the same way for every algorithm), the
 return of a uniform-random policy (for normalised scores; measured by
-`python -m envs.measure_random`, see that module for the protocol), and per-task overrides of
+`python -m eggroll_bench.envs.measure_random`, see that module for the protocol), and per-task overrides of
 algorithm defaults (e.g. observation normalisation for brax).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Mapping
 
-from envs.core import Env, RawEnv
+from eggroll_bench.envs.core import Env, RawEnv
 
 
 @dataclass(frozen=True)
@@ -139,4 +139,4 @@ def make(name: str) -> Env:
 
 
 def _load_builtin() -> None:
-    import envs.tasks  # noqa: F401  (registers the built-in suites on import)
+    import eggroll_bench.envs.tasks  # noqa: F401  (registers the built-in suites on import)

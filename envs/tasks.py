@@ -6,20 +6,20 @@ Budgets (env steps, every population member's / environment's every step counted
   of magnitude (tens of millions).
 - `budget_quick`: a CPU smoke-and-learn run of a minute or two per algorithm on 2 cores.
 `random_return`: mean team return of a uniform-random policy over 256 episodes, measured by
-`python -m envs.measure_random` (seed 0); re-run it after changing a task.
+`python -m eggroll_bench.envs.measure_random` (seed 0); re-run it after changing a task.
 """
 from __future__ import annotations
 
 from functools import partial
 
-from envs.brax_adapter import BraxEnv
-from envs.craftax_adapter import CraftaxEnv
-from envs.gymnax_adapter import GymnaxEnv
-from envs.jaxmarl_adapter import JaxMARLEnv
-from envs.jumanji_adapter import JumanjiEnv
-from envs.kinetix_adapter import KinetixEnv
-from envs.navix_adapter import NavixEnv
-from envs.registry import Task, add_to_suite, register
+from eggroll_bench.envs.brax_adapter import BraxEnv
+from eggroll_bench.envs.craftax_adapter import CraftaxEnv
+from eggroll_bench.envs.gymnax_adapter import GymnaxEnv
+from eggroll_bench.envs.jaxmarl_adapter import JaxMARLEnv
+from eggroll_bench.envs.jumanji_adapter import JumanjiEnv
+from eggroll_bench.envs.kinetix_adapter import KinetixEnv
+from eggroll_bench.envs.navix_adapter import NavixEnv
+from eggroll_bench.envs.registry import Task, add_to_suite, register
 
 M = 1_000_000
 

@@ -8,6 +8,6 @@ from __future__ import annotations
 
 def render_all(results_dir, out_dir=None, style: str = "robust", inference=None) -> dict:
     """See `plots.render.render_all`."""
-    from plots.render import render_all as _render_all
+    from eggroll_bench.plots.render import render_all as _render_all
 
     return _render_all(results_dir, out_dir, style, inference)

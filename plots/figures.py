@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from plots import style  # first: selects the headless Agg backend
+from eggroll_bench.plots import style  # first: selects the headless Agg backend
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
-from plots.load import algo_order, task_order
-from plots.stats import mean_sem_over_tasks, ppo_reference, sem, t_interval
-from plots.tidy import Tables, agents_filter, common_grid, curve_band, seed_matrix
+from eggroll_bench.plots.load import algo_order, task_order
+from eggroll_bench.plots.stats import mean_sem_over_tasks, ppo_reference, sem, t_interval
+from eggroll_bench.plots.tidy import Tables, agents_filter, common_grid, curve_band, seed_matrix
 
 X_LABELS = {"env_steps": "environment steps", "wall_s": "wall-clock (s), compile excluded"}
 X_TITLES = {"env_steps": "environment steps", "wall_s": "wall-clock time"}

@@ -8,13 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from plots import style  # first: selects the headless Agg backend
+from eggroll_bench.plots import style  # first: selects the headless Agg backend
 import matplotlib.pyplot as plt  # noqa: E402
 
-from plots.load import algo_order, task_order  # noqa: E402
-from plots.stats import (ALL_TASKS, aggregate_scores, normalised_scores, paper_score_table,  # noqa: E402
+from eggroll_bench.plots.load import algo_order, task_order  # noqa: E402
+from eggroll_bench.plots.stats import (ALL_TASKS, aggregate_scores, normalised_scores, paper_score_table,  # noqa: E402
                          ppo_ratios, t_interval)
-from plots.tidy import Tables, agents_filter  # noqa: E402
+from eggroll_bench.plots.tidy import Tables, agents_filter  # noqa: E402
 
 DODGE = 0.26
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from plots import style  # first: selects the headless Agg backend
+from eggroll_bench.plots import style  # first: selects the headless Agg backend
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter  # noqa: E402
 
-from plots.load import algo_order, task_order  # noqa: E402
-from plots.tidy import COMPUTE_KEYS, Tables, agents_filter  # noqa: E402
+from eggroll_bench.plots.load import algo_order, task_order  # noqa: E402
+from eggroll_bench.plots.tidy import COMPUTE_KEYS, Tables, agents_filter  # noqa: E402
 
 ES = ("eggroll", "openes")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeps.schema import COLUMNS, SCHEMA_VERSION
+from eggroll_bench.sweeps.schema import COLUMNS, SCHEMA_VERSION
 
 RESULTS_FILE = "results.csv"
 

@@ -5,13 +5,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from plots import style
-from plots.figures import curves_figure, paper_curve_figure
-from plots.figures_scores import paper_scores_figure, scores_figure
-from plots.figures_systems import multiagent_time_figure, throughput_figure, training_time_figure
-from plots.load import describe_gaps, load_results, results_path
-from plots.summary import write_summary
-from plots.tidy import Tables, build_tables
+from eggroll_bench.plots import style
+from eggroll_bench.plots.figures import curves_figure, paper_curve_figure
+from eggroll_bench.plots.figures_scores import paper_scores_figure, scores_figure
+from eggroll_bench.plots.figures_systems import multiagent_time_figure, throughput_figure, training_time_figure
+from eggroll_bench.plots.load import describe_gaps, load_results, results_path
+from eggroll_bench.plots.summary import write_summary
+from eggroll_bench.plots.tidy import Tables, build_tables
 
 # "paper" draws every "robust" figure plus the paper's R / R_PPO figures (paper_*), so one paper-style
 # rendering holds both styles (`eggroll-bench paper --suite paper16` relies on it).

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from plots.load import algo_order, task_order
-from plots.stats import normalised_scores
-from plots.tidy import Tables
+from eggroll_bench.plots.load import algo_order, task_order
+from eggroll_bench.plots.stats import normalised_scores
+from eggroll_bench.plots.tidy import Tables
 
 COLUMNS = ("algo", "env", "num_agents", "seeds", "return_mean", "return_std", "normalised_score",
            "score_note", "r_ppo", "random_return", "run_s", "compile_s", "steps_per_s", "statuses",

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from plots.load import hparams_frame
-from plots.stats import t_interval
+from eggroll_bench.plots.load import hparams_frame
+from eggroll_bench.plots.stats import t_interval
 
 GRID_POINTS = 100
 # hyperparameters that set the compute of a trial: EGGROLL and OpenES are timed against each

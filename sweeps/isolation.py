@@ -38,7 +38,7 @@ def _child(send, parent_pid: int, train: TrainFn | None, args: tuple, kwargs: di
     _die_with_parent(parent_pid)
     try:
         if train is None:
-            from algos.runner import train
+            from eggroll_bench.algos.runner import train
         result = train(*args, **kwargs)
     except BaseException as err:  # noqa: BLE001 — reported to the parent, which records it
         tb = traceback.extract_tb(err.__traceback__)

@@ -29,10 +29,10 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from sweeps.isolation import TrialCrashed, TrialRaised, run_isolated
-from sweeps.store import (MANIFEST_FILE, ResultsStore, SweepLock, check_owner, failed_result, lock_holder,
+from eggroll_bench.sweeps.isolation import TrialCrashed, TrialRaised, run_isolated
+from eggroll_bench.sweeps.store import (MANIFEST_FILE, ResultsStore, SweepLock, check_owner, failed_result, lock_holder,
                           num_agents, read_manifest, rows_from_result, write_atomic, write_manifest)
-from sweeps.sweepfile import Sweep, SweepError, Trial, load_sweep
+from eggroll_bench.sweeps.sweepfile import Sweep, SweepError, Trial, load_sweep
 
 BEST_FILE = "best.json"
 TrainFn = Callable[..., Any]  # algos.runner.train's signature
@@ -74,7 +74,7 @@ def _fmt_s(seconds: float) -> str:
 
 
 def _default_train() -> TrainFn:
-    from algos.runner import train  # lazily: parsing and `status` never pay for importing JAX
+    from eggroll_bench.algos.runner import train  # lazily: parsing and `status` never pay for importing JAX
 
     return train
 
@@ -145,8 +145,8 @@ def _run_trial(train: TrainFn | None, trial: Trial, seeds: tuple[int, ...], log:
 
 def _release_compiled(train: TrainFn) -> None:
     """Drop the runner's compiled functions once a trial is over (a sweep's trials never share them)."""
-    if getattr(train, "__module__", None) == "algos.runner":  # a test's fake train compiles nothing
-        from algos import runner
+    if getattr(train, "__module__", None) == "eggroll_bench.algos.runner":  # a test's fake train compiles nothing
+        from eggroll_bench.algos import runner
 
         runner.release_compiled()
 

@@ -25,8 +25,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import pandas as pd
 
-from algos.result import SeedResult, TrainResult
-from sweeps.schema import COLUMNS, SCHEMA_VERSION
+from eggroll_bench.algos.result import SeedResult, TrainResult
+from eggroll_bench.sweeps.schema import COLUMNS, SCHEMA_VERSION
 
 RESULTS_FILE = "results.csv"
 MANIFEST_FILE = "sweep.json"
@@ -315,7 +315,7 @@ def record_result(out_dir: str | os.PathLike, result: TrainResult, *, sweep: str
     Returns the trial id (computed from the result's config unless `trial` is given). Refuses a
     directory that a sweep of another name owns.
     """
-    from envs.registry import get_task
+    from eggroll_bench.envs.registry import get_task
 
     manifest = read_manifest(out_dir)
     if manifest is not None and manifest["name"] != sweep:
@@ -332,7 +332,7 @@ def record_result(out_dir: str | os.PathLike, result: TrainResult, *, sweep: str
 def num_agents(env: str) -> int | None:
     """The task's agent count (builds the environment once per process; None if that fails)."""
     try:
-        from envs.registry import make
+        from eggroll_bench.envs.registry import make
 
         return int(make(env).spec.num_agents)
     except Exception:  # noqa: BLE001 — a task that cannot be built is reported by the trial itself

@@ -20,8 +20,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from algos.config import ALGOS, ConfigError, as_dict, config_class, field_names, resolve
-from sweeps.store import trial_id
+from eggroll_bench.algos.config import ALGOS, ConfigError, as_dict, config_class, field_names, resolve
+from eggroll_bench.sweeps.store import trial_id
 
 TOP_KEYS = ("name", "description", "out", "mode", "algos", "tasks", "seeds", "budget", "budgets", "set",
             "search", "trials", "search_seed", "from_tune")
@@ -326,7 +326,7 @@ def _parse_tasks(file: _File, names: Any) -> tuple[list, dict[str, str]]:
     """
     if not (isinstance(names, list) and names and all(isinstance(t, str) for t in names)):
         raise file.error(f"tasks = {names!r}: expected a non-empty list of task or suite names", "tasks")
-    from envs import registry  # the module, not its names: tests patch `registry.unavailable`
+    from eggroll_bench.envs import registry  # the module, not its names: tests patch `registry.unavailable`
 
     try:
         tasks = registry.resolve_tasks(names)
@@ -344,7 +344,7 @@ def _suite_labels(names: list[str]) -> dict[str, str]:
     when listed twice), else the task's own suite. A task can belong to several suites (CartPole-v1
     is in core16 and paper16), and the rows of a `tasks = ["paper16"]` sweep should all say paper16,
     so that filtering results.csv on the suite finds all 16 tasks."""
-    from envs.registry import get_task, suites
+    from eggroll_bench.envs.registry import get_task, suites
 
     members = suites()
     labels: dict[str, str] = {}
@@ -378,7 +378,7 @@ def _parse_from_tune(file: _File, from_tune: Any, mode: str, algos: list[str], t
         raise file.error("from_tune = 'path/to/best.json' belongs to a mode = 'final' sweep", "from_tune")
     if defer:  # its tune sweep has not run yet (see load_sweep)
         return {}
-    from sweeps.manager import load_best  # the best.json format lives with its writer
+    from eggroll_bench.sweeps.manager import load_best  # the best.json format lives with its writer
 
     try:
         best = load_best(from_tune)

@@ -15,7 +15,7 @@ def pytest_addoption(parser):
 
 def pytest_collection_modifyitems(config, items):
     """`paper` tests need the [paper] extra: skip them without it, naming the install command."""
-    from envs.registry import suite_tasks, unavailable
+    from eggroll_bench.envs.registry import suite_tasks, unavailable
 
     missing = unavailable(suite_tasks("paper16"))
     if not missing:

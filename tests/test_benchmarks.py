@@ -13,9 +13,9 @@ import jax
 import numpy as np
 import pytest
 
-from benchmarks import compile as compile_bench
-from benchmarks import generation, memory, ppo, update, workloads
-from sweeps.cli import build_parser
+from eggroll_bench.benchmarks import compile as compile_bench
+from eggroll_bench.benchmarks import generation, memory, ppo, update, workloads
+from eggroll_bench.cli import build_parser
 
 TINY_NET = ["--widths", "8", "--pops", "4", "--repeats", "1"]
 
@@ -79,7 +79,7 @@ def test_generation_writes_throughputs_and_the_inference_ceiling(tmp_path):
     inference = next(r for r in rows if r["variant"] == "inference")
     assert ceiling_rows == [{"hidden": "8", "pop_size": "4", "steps_per_s": inference["steps_per_s"]}]
 
-    from plots.figures_systems import load_inference
+    from eggroll_bench.plots.figures_systems import load_inference
 
     table, why_not = load_inference(ceiling)
     assert why_not == "" and table["steps_per_s"].iloc[0] > 0

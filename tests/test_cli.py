@@ -6,7 +6,7 @@ import sys
 
 
 def test_every_subcommand_is_registered(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "sweeps.cli", "--help"], cwd=tmp_path, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "eggroll_bench.cli", "--help"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     for command in ("envs", "train", "sweep", "status", "plot", "paper", "bench"):

@@ -8,9 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from envs import registry
-from envs.measure_random import random_action
+from eggroll_bench import envs
+from eggroll_bench.envs import registry
+from eggroll_bench.envs.measure_random import random_action
 
 # brax: tests/test_envs_brax.py; the paper extra's libraries: tests/test_envs_paper.py
 FAST_TASKS = [t.name for t in envs.all_tasks() if t.source != "brax" and not t.requires]
@@ -115,7 +115,7 @@ def test_jaxmarl_adapter_stacks_pads_and_round_trips():
 
 
 def test_jaxmarl_spaces_that_cannot_be_shared_are_refused_naming_the_task():
-    from envs.jaxmarl_adapter import JaxMARLEnv
+    from eggroll_bench.envs.jaxmarl_adapter import JaxMARLEnv
 
     with pytest.raises(ValueError, match=r"MPE_simple_spread_v3: agent 'agent_0' has a Box action space; only Discrete"):
         JaxMARLEnv("MPE_simple_spread_v3", action_type="Continuous")
@@ -188,7 +188,7 @@ def test_suites_hold_the_promised_tasks():
 
 
 def test_envs_cli_json_lists_every_task(capsys):
-    from sweeps.cli import main
+    from eggroll_bench.cli import main
 
     assert main(["envs", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -206,7 +206,7 @@ def test_registering_a_new_task_is_one_call():
     """The README's worked example: a gymnax task outside the suites."""
     from functools import partial
 
-    from envs.gymnax_adapter import GymnaxEnv
+    from eggroll_bench.envs.gymnax_adapter import GymnaxEnv
 
     try:
         envs.register(envs.Task("Catch-bsuite", "extra", "gymnax", partial(GymnaxEnv, "Catch-bsuite", flatten_obs=True),
@@ -224,7 +224,7 @@ def test_missing_extra_is_a_clear_error_before_any_work(monkeypatch, capsys):
     """Without the extra: which package is missing, and the install command; no traceback."""
     import importlib.util
 
-    from sweeps.cli import main
+    from eggroll_bench.cli import main
 
     # As if every optional library but jumanji were installed (whichever install this runs in).
     real = importlib.util.find_spec

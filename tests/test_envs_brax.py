@@ -2,8 +2,8 @@
 can run it beside the rest)."""
 import pytest
 
-import envs
-from tests.test_envs import test_every_task_resets_and_steps_under_jit_vmap as _check
+from eggroll_bench import envs
+from test_envs import test_every_task_resets_and_steps_under_jit_vmap as _check
 
 BRAX_TASKS = [t.name for t in envs.all_tasks() if t.source == "brax"]
 

@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from envs.measure_random import random_action
+from eggroll_bench import envs
+from eggroll_bench.envs.measure_random import random_action
 
 pytestmark = pytest.mark.paper
 
@@ -110,7 +110,7 @@ def test_each_algorithm_learns_masked_game2048(algo):
     directions scores more. Seeds 0 and 1 reached 2000-3300 within 300k steps when written
     (eggroll 2389, ppo 2850 for seed 0); the bar is 1.5x random on the mean of the last three
     evaluations of both seeds (16 episodes each; one episode's std is about 1500)."""
-    from algos.runner import train
+    from eggroll_bench.algos.runner import train
 
     random_return = envs.get_task("Game2048-v1").random_return
     result = train(algo, "Game2048-v1", [0, 1], {"eval_every": 5}, total_steps=300_000, progress=False)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
-from algos.network import Actor
-from algos.noise import FullRankNoise, LowRankNoise, is_matrix, shape_fitness
+from eggroll_bench.algos.network import Actor
+from eggroll_bench.algos.noise import FullRankNoise, LowRankNoise, is_matrix, shape_fitness
 
 SIGMA = 0.3
 
@@ -182,9 +182,9 @@ def _largest_intermediate(fn, *args) -> int:
 
 def test_eggroll_generation_never_builds_population_sized_matrices():
     """A whole EGGROLL generation (noise, rollout, update) has no N·m·n array; OpenES's does."""
-    import envs
-    from algos.config import build
-    from algos.es import EvolutionStrategy
+    from eggroll_bench import envs
+    from eggroll_bench.algos.config import build
+    from eggroll_bench.algos.es import EvolutionStrategy
 
     pop, hidden = 32, 256
     for algo, expect_big in (("eggroll", False), ("openes", True)):

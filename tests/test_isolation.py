@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from algos.result import EvalPoint, SeedResult, TrainResult
-from sweeps.isolation import TrialCrashed, TrialRaised, run_isolated
-from sweeps.manager import run_sweep
-from sweeps.store import ResultsStore
-from sweeps.sweepfile import load_sweep
+from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
+from eggroll_bench.sweeps.isolation import TrialCrashed, TrialRaised, run_isolated
+from eggroll_bench.sweeps.manager import run_sweep
+from eggroll_bench.sweeps.store import ResultsStore
+from eggroll_bench.sweeps.sweepfile import load_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,8 +87,8 @@ def test_a_segfaulting_trial_is_recorded_as_failed_and_the_sweep_goes_on(tmp_pat
 
 PARENT = """
 import sys, time
-from sweeps.isolation import run_isolated
-from tests.test_isolation import write_pid_and_sleep
+from eggroll_bench.sweeps.isolation import run_isolated
+from test_isolation import write_pid_and_sleep
 run_isolated(write_pid_and_sleep, sys.argv[1])
 """
 
@@ -101,7 +101,7 @@ def write_pid_and_sleep(path: str) -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
 def test_killing_the_sweep_process_kills_its_trial(tmp_path):
     pid_file = tmp_path / "child.pid"
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(pid_file)], cwd=REPO)
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(pid_file)], cwd=Path(__file__).parent)
     try:
         deadline = time.monotonic() + 60
         while not pid_file.exists() and time.monotonic() < deadline:

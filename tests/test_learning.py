@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from algos.runner import train
+from eggroll_bench.algos.runner import train
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from algos.runner import train
-from envs import get_task
+from eggroll_bench.algos.runner import train
+from eggroll_bench.envs import get_task
 
 pytestmark = pytest.mark.slow
 

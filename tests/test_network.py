@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from algos.network import Actor, PolicyHead, orthogonal
+from eggroll_bench import envs
+from eggroll_bench.algos.network import Actor, PolicyHead, orthogonal
 
 
 @pytest.mark.parametrize("shape", [(4, 64), (64, 64), (64, 2), (64, 256), (11, 5)])
@@ -32,7 +32,7 @@ def test_seed_vmapped_init_calls_no_lapack():
 
 def test_pqn_mlp_forward_matches_hand_computation():
     """The paper's network: each hidden layer is Linear -> LayerNorm -> ReLU; the output is linear."""
-    from algos.network import MLP
+    from eggroll_bench.algos.network import MLP
 
     net = MLP(hidden=5, depth=3, out=2, activation="pqn", out_scale=0.01)
     x = jax.random.normal(jax.random.PRNGKey(0), (7, 4))
@@ -55,7 +55,7 @@ def test_pqn_mlp_forward_matches_hand_computation():
 def test_actor_action_mask_forbids_invalid_actions():
     """With `action_mask`, the trailing mask inputs decide which logits survive; all-invalid rows
     fall back to the unmasked logits rather than a NaN distribution."""
-    from algos.network import Actor
+    from eggroll_bench.algos.network import Actor
 
     n = 4
     actor = Actor(action_dim=n, discrete=True, hidden=8, depth=2, activation="tanh", action_mask=n)
@@ -76,8 +76,8 @@ def test_actor_action_mask_forbids_invalid_actions():
 
 def test_observation_normalisation_passes_the_action_mask_through():
     """Normalising a masked task's observations must not turn its 0/1 mask into other numbers."""
-    from algos.observations import ObsNorm, preprocess
-    from envs.spec import Discrete, EnvSpec
+    from eggroll_bench.algos.observations import ObsNorm, preprocess
+    from eggroll_bench.envs.spec import Discrete, EnvSpec
 
     spec = EnvSpec("masked", (6,), Discrete(2), max_steps=10, action_mask=True)
     assert spec.mask_size == 2

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plots.cli import add_parser
-from plots.load import ResultsError, describe_gaps, load_results
-from plots.render import render
-from sweeps.schema import COLUMNS, SCHEMA_VERSION
+from eggroll_bench.cli.plot import add_parser
+from eggroll_bench.plots.load import ResultsError, describe_gaps, load_results
+from eggroll_bench.plots.render import render
+from eggroll_bench.sweeps.schema import COLUMNS, SCHEMA_VERSION
 
 # task -> (num_agents, random_return, algos, final return per algo)
 TASKS = {
@@ -150,9 +150,9 @@ def test_summary_table_values(rendered):
 def test_paper_style_scores_are_ratios_to_ppo_with_sem(rendered):
     """R / R_PPO per seed, mean ± SEM over seeds per task, and over tasks sqrt(Σ SEM²) / T; tasks
     with R_PPO <= 0 (Pendulum) or no PPO (Freeway) are left out, and multi-agent tasks are not scored."""
-    from plots.load import load_results
-    from plots.stats import ALL_TASKS, paper_score_table, ppo_ratios
-    from plots.tidy import build_tables
+    from eggroll_bench.plots.load import load_results
+    from eggroll_bench.plots.stats import ALL_TASKS, paper_score_table, ppo_ratios
+    from eggroll_bench.plots.tidy import build_tables
 
     d, _ = rendered
     finals = build_tables(load_results(d)).selected_finals
@@ -174,8 +174,8 @@ def test_paper_style_scores_are_ratios_to_ppo_with_sem(rendered):
 
 def test_paper_style_draws_every_robust_figure_too(tmp_path):
     """`eggroll-bench paper --suite paper16` renders once in the paper style to get both styles."""
-    from plots.render import _builders
-    from plots.tidy import build_tables
+    from eggroll_bench.plots.render import _builders
+    from eggroll_bench.plots.tidy import build_tables
 
     tables = build_tables(load_results(write(synthetic_results(), tmp_path)))
     robust = [name for name, _ in _builders(tables, "robust", None, tmp_path)]
@@ -187,7 +187,7 @@ def test_final_return_is_last_eval_by_env_steps_else_final_row(tmp_path):
     rows = _trial("ppo", "CartPole-v1", 1, 20.0, 100.0, {"hidden": 64}, seeds=(1,))
     rows = rows[::-1]  # file order must not matter: the largest env_steps is the last evaluation
     rows += _trial("eggroll", "CartPole-v1", 1, 20.0, 70.0, {"hidden": 64, "pop_size": 8}, seeds=(1,), evals=False)
-    from plots.tidy import build_tables
+    from eggroll_bench.plots.tidy import build_tables
     t = build_tables(load_results(write(pd.DataFrame(rows, columns=list(COLUMNS)), tmp_path)))
     f = t.finals.set_index("algo")["final_return"]
     assert f["ppo"] == 100.0 and f["eggroll"] == 70.0
@@ -281,7 +281,7 @@ def test_degenerate_results_skip_cleanly(tmp_path):
 
 
 def test_seed_curves_interpolated_onto_common_grid():
-    from plots.tidy import curve_band, seed_matrix
+    from eggroll_bench.plots.tidy import curve_band, seed_matrix
 
     evals = pd.DataFrame({"trial_id": "t", "seed": [0, 0, 1, 1, 1], "env_steps": [0, 100, 0, 50, 120],
                           "return_mean": [0.0, 10.0, 0.0, 10.0, 10.0]})
@@ -297,7 +297,7 @@ def test_seed_curves_interpolated_onto_common_grid():
 
 
 def test_timing_pairs_compare_matching_settings():
-    from plots.figures_systems import timing_pairs
+    from eggroll_bench.plots.figures_systems import timing_pairs
 
     def t(tid, algo, env, pop, selected):
         return {"trial_id": tid, "algo": algo, "env": env, "budget": 1000, "pop_size": pop, "hidden": 64,
@@ -314,7 +314,7 @@ def test_timing_pairs_compare_matching_settings():
 
 
 def test_inference_ceiling_absent_or_incomplete(tmp_path):
-    from plots.figures_systems import load_inference
+    from eggroll_bench.plots.figures_systems import load_inference
 
     df, why = load_inference(tmp_path / "inference.csv")
     assert df is None and why.startswith("pure-inference ceiling not measured")
@@ -334,7 +334,7 @@ def test_paper_curves_end_at_one_for_ppo_when_the_last_update_overshoots_the_bud
     """Budgets differ, and PPO's only evaluation on task B lands past its budget (one update of a
     big batch): the curves still line up at progress 1, where PPO is exactly 1 and EGGROLL is the
     mean over tasks of its final R / R_PPO."""
-    from plots.figures import paper_curves
+    from eggroll_bench.plots.figures import paper_curves
 
     seeds = {  # (algo, env, budget): per seed (eval steps, returns)
         ("ppo", "A", 1000): [([500, 1000], [5.0, 10.0]), ([500, 1000], [6.0, 12.0])],

@@ -8,12 +8,12 @@ import jax
 import numpy as np
 import pytest
 
-import envs
-from algos.config import ConfigError, build
-from algos.es import EvolutionStrategy
-from algos.rollout import run_episodes
-from algos import runner
-from algos.runner import train
+from eggroll_bench import envs
+from eggroll_bench.algos.config import ConfigError, build
+from eggroll_bench.algos.es import EvolutionStrategy
+from eggroll_bench.algos.rollout import run_episodes
+from eggroll_bench.algos import runner
+from eggroll_bench.algos.runner import train
 
 TINY_ES = {"pop_size": 8, "hidden": 16, "eval_every": 2, "eval_episodes": 4}
 TINY_PPO = {"num_envs": 4, "num_steps": 32, "hidden": 16, "eval_every": 2, "eval_episodes": 4}
@@ -113,8 +113,8 @@ def test_budget_smaller_than_one_update_is_refused(algo, overrides):
 def test_train_cli_writes_rows_in_the_results_schema(tmp_path, capsys):
     import pandas as pd
 
-    from sweeps.cli import main
-    from sweeps.schema import COLUMNS
+    from eggroll_bench.cli import main
+    from eggroll_bench.sweeps.schema import COLUMNS
 
     argv = ["train", "--algo", "eggroll", "--env", "CartPole-v1", "--seeds", "2", "--steps", "2000", "--quiet",
             "--out", str(tmp_path)]
@@ -132,7 +132,7 @@ def test_train_cli_writes_rows_in_the_results_schema(tmp_path, capsys):
 
 
 def test_train_cli_bad_input_exits_2_with_the_field_named(capsys):
-    from sweeps.cli import main
+    from eggroll_bench.cli import main
 
     assert main(["train", "--algo", "eggroll", "--env", "CartPole-v1", "--set", "sigma=-1"]) == 2
     assert "sigma must be > 0" in capsys.readouterr().err

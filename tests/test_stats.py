@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from scipy.stats import trim_mean
 
-from plots.stats import (aggregate_iqm, aggregate_mean, aggregate_scores, iqm, normalised_scores,
+from eggroll_bench.plots.stats import (aggregate_iqm, aggregate_mean, aggregate_scores, iqm, normalised_scores,
                          ppo_reference, sem, stratified_bootstrap_ci, t_interval)
 
 

@@ -9,10 +9,10 @@ import time
 import pandas as pd
 import pytest
 
-from algos.result import EvalPoint, SeedResult, TrainResult
-from sweeps import store
-from sweeps.schema import COLUMNS, SCHEMA_VERSION
-from sweeps.store import (LockHeld, ResultsStore, StoreError, SweepLock, check_owner, failed_result, lock_holder,
+from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
+from eggroll_bench.sweeps import store
+from eggroll_bench.sweeps.schema import COLUMNS, SCHEMA_VERSION
+from eggroll_bench.sweeps.store import (LockHeld, ResultsStore, StoreError, SweepLock, check_owner, failed_result, lock_holder,
                           record_result, rows_from_result, trial_id, write_manifest)
 
 HP = {"lr": 0.05, "hidden": 16, "activation": "tanh", "antithetic": True}

@@ -18,11 +18,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from algos.result import EvalPoint, SeedResult, TrainResult
-from sweeps import sweep_cli
-from sweeps.manager import BEST_FILE, directory_status, run_sweep
-from sweeps.store import ResultsStore, lock_holder, trial_id
-from sweeps.sweepfile import SweepError, load_sweep
+from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
+from eggroll_bench.cli import sweep as sweep_cli
+from eggroll_bench.sweeps.manager import BEST_FILE, directory_status, run_sweep
+from eggroll_bench.sweeps.store import ResultsStore, lock_holder, trial_id
+from eggroll_bench.sweeps.sweepfile import SweepError, load_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -191,7 +191,7 @@ PAPER_NETWORK = {"hidden": 256, "depth": 3, "activation": "pqn"}
 @pytest.fixture
 def paper_extra():
     """Skip (CI's paper run turns this into a failure) unless the paper16 libraries are installed."""
-    from envs.registry import suite_tasks, unavailable
+    from eggroll_bench.envs.registry import suite_tasks, unavailable
 
     missing = unavailable(suite_tasks("paper16"))
     if missing:
@@ -211,7 +211,7 @@ def fake_best(sweep, path: Path) -> Path:
 
 @pytest.mark.paper
 def test_paper16_tune_expands_to_the_papers_search(paper_extra):
-    from envs import suites
+    from eggroll_bench.envs import suites
 
     sweep = load_sweep(REPO / "sweeps" / "paper16_tune.toml")
     tasks = suites()["paper16"]
@@ -281,7 +281,7 @@ def test_marl_tune_expands():
 
 def test_suite_label_is_the_suite_the_sweep_named(tmp_path, monkeypatch):
     """CartPole-v1 belongs to core16 and paper16: its rows say which one the sweep listed it through."""
-    from envs import registry
+    from eggroll_bench.envs import registry
 
     monkeypatch.setattr(registry, "unavailable", lambda tasks: None)  # labels need no environment library
     text = 'name = "labels"\nalgos = ["ppo"]\nseeds = 1\ntasks = {}\n'
@@ -298,7 +298,7 @@ def test_suite_label_is_the_suite_the_sweep_named(tmp_path, monkeypatch):
 
 
 def test_missing_paper_extra_is_a_clear_error_before_anything_runs(tmp_path, monkeypatch, capsys):
-    from envs import registry
+    from eggroll_bench.envs import registry
 
     message = 'not installed: craftax (needed by Craftax-Symbolic-v1). Install the optional environments with: ' \
               'pip install -e ".[paper]"'
@@ -312,7 +312,7 @@ def test_missing_paper_extra_is_a_clear_error_before_anything_runs(tmp_path, mon
 
 def test_paper16_without_the_extra_names_the_packages():
     """Where the extra really is missing (the base install), the real check, unpatched."""
-    from envs.registry import suite_tasks, unavailable
+    from eggroll_bench.envs.registry import suite_tasks, unavailable
 
     if unavailable(suite_tasks("paper16")) is None:
         pytest.skip("the [paper] extra is installed here")
@@ -323,7 +323,7 @@ def test_paper16_without_the_extra_names_the_packages():
 # --- eggroll-bench paper ---------------------------------------------------------------------------
 
 def paper_cli(argv: list[str]) -> int:
-    from sweeps import paper_cli as module
+    from eggroll_bench.cli import paper as module
 
     parser = argparse.ArgumentParser(prog="eggroll-bench")
     module.add_parser(parser.add_subparsers())
@@ -338,7 +338,7 @@ class Recorder:
         self.ran, self.rendered, self.isolated = [], [], []
 
     def run_sweep(self, sweep, **kwargs):
-        from sweeps.manager import RunSummary
+        from eggroll_bench.sweeps.manager import RunSummary
 
         self.ran.append(sweep.name)
         self.isolated.append(kwargs.get("isolate", False))
@@ -353,8 +353,8 @@ class Recorder:
 
 @pytest.fixture
 def recorder(monkeypatch, tmp_path):
-    import plots
-    from sweeps import manager
+    from eggroll_bench import plots
+    from eggroll_bench.sweeps import manager
 
     rec = Recorder()
     monkeypatch.setattr(manager, "run_sweep", rec.run_sweep)
@@ -370,7 +370,7 @@ def test_paper_quick_with_a_suite_other_than_paper16_is_refused(recorder, capsys
 
 
 def test_paper_paper16_without_the_extra_stops_before_any_work(recorder, monkeypatch, capsys):
-    from envs import registry
+    from eggroll_bench.envs import registry
 
     monkeypatch.setattr(registry, "unavailable", lambda tasks: 'not installed: navix. pip install -e ".[paper]"')
     for argv in (["--suite", "paper16"], ["--quick", "--suite", "paper16"]):
@@ -497,7 +497,7 @@ class FakeTrain:
         return TrainResult(algo, env, dict(overrides), total_steps, results, 1.0, 2.0, "fake", {"jax": "x"})
 
     def rows_for(self, tid):
-        from sweeps.store import rows_from_result
+        from eggroll_bench.sweeps.store import rows_from_result
         result = self("openes", "CartPole-v1", [0], {"lr": 0.1}, 200)
         return rows_from_result(result, sweep="", trial_id=tid, suite="core16", num_agents=1, random_return=None)
 
@@ -623,7 +623,7 @@ def jax_env(tmp_path_factory):
 
 
 def start(path: Path, out: Path, env: dict, *flags: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sweeps.cli", "sweep", str(path), "--out", str(out), *flags],
+    return subprocess.Popen([sys.executable, "-m", "eggroll_bench.cli", "sweep", str(path), "--out", str(out), *flags],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -675,7 +675,7 @@ def test_a_second_sweep_process_on_the_directory_is_refused(tmp_path, reference,
         time.sleep(0.01)
     first.send_signal(signal.SIGSTOP)  # hold it inside its locked section while the second one tries
     try:
-        second = subprocess.run([sys.executable, "-m", "sweeps.cli", "sweep", str(path), "--out", str(out)],
+        second = subprocess.run([sys.executable, "-m", "eggroll_bench.cli", "sweep", str(path), "--out", str(out)],
                                 cwd=REPO, env=jax_env, capture_output=True, text=True, timeout=300)
     finally:
         first.send_signal(signal.SIGCONT)

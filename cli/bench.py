@@ -1,7 +1,7 @@
 """`eggroll-bench bench {generation,update,memory,compile,ppo,all} [--quick] [--out DIR] ...`
 
-Registers the `bench` subcommand (see sweeps/cli.py). Each benchmark's options come from
-`benchmarks.options`, the same functions its `python -m benchmarks.NAME` entry point uses, and
+Registers the `bench` subcommand (see cli/__init__.py). Each benchmark's options come from
+`eggroll_bench.benchmarks.options`, the same functions its `python -m eggroll_bench.benchmarks.NAME` entry point uses, and
 the benchmark module (which imports JAX) is imported only when the subcommand runs.
 """
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from benchmarks import options
+from eggroll_bench.benchmarks import options
 
 
 def run_one(name: str, args: argparse.Namespace) -> int:
     module = importlib.import_module(f"benchmarks.{name}")
-    common = importlib.import_module("benchmarks.common")
+    common = importlib.import_module("eggroll_bench.benchmarks.common")
     return common.run_checked(name, module.run, args)
 
 

@@ -6,12 +6,12 @@ import json
 
 import sys
 
-from envs.registry import all_tasks, suite_tasks, unavailable
+from eggroll_bench.envs.registry import all_tasks, suite_tasks, unavailable
 
 
 def describe(task) -> dict:
     """A task's listing row (builds the environment to read its spec)."""
-    from envs.registry import make, suites
+    from eggroll_bench.envs.registry import make, suites
 
     spec = make(task.name).spec
     return {

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from algos.config import ALGOS, ConfigError, field_names
+from eggroll_bench.algos.config import ALGOS, ConfigError, field_names
 
 
 def parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -36,8 +36,8 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from algos.runner import train
-    from envs.registry import MissingExtraError
+    from eggroll_bench.algos.runner import train
+    from eggroll_bench.envs.registry import MissingExtraError
 
     try:
         seeds = parse_seeds(args.seeds)
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
           f"compile {result.compile_s:.1f}s, run {result.run_s:.1f}s, {result.steps_per_s:,.0f} env steps/s "
           f"on {result.device}")
     if args.out:
-        from sweeps.store import record_result
+        from eggroll_bench.sweeps.store import record_result
 
         trial = record_result(args.out, result, sweep="train")
         print(f"wrote trial {trial} to {args.out}/results.csv")

@@ -10,8 +10,8 @@ import sys
 
 
 def run(args: argparse.Namespace) -> int:
-    from plots.load import ResultsError
-    from plots.render import render
+    from eggroll_bench.plots.load import ResultsError
+    from eggroll_bench.plots.render import render
 
     try:
         result = render(args.results_dir, args.out, args.style, args.inference)

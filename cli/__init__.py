@@ -12,12 +12,12 @@ import sys
 
 # (module, what it provides) in the order `--help` lists them
 SUBCOMMAND_MODULES = (
-    "envs.cli",          # envs
-    "algos.cli",         # train
-    "sweeps.sweep_cli",  # sweep, status
-    "plots.cli",         # plot
-    "sweeps.paper_cli",  # paper
-    "benchmarks.cli",    # bench
+    "eggroll_bench.cli.envs",          # envs
+    "eggroll_bench.cli.train",         # train
+    "eggroll_bench.cli.sweep",  # sweep, status
+    "eggroll_bench.cli.plot",         # plot
+    "eggroll_bench.cli.paper",  # paper
+    "eggroll_bench.cli.bench",    # bench
 )
 
 

@@ -11,8 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from algos.config import ConfigError
-from sweeps.store import StoreError
+from eggroll_bench.algos.config import ConfigError
+from eggroll_bench.sweeps.store import StoreError
 
 _STATUS_ORDER = ("done", "diverged", "failed", "pending")
 
@@ -23,8 +23,8 @@ def _error(command: str, err: Exception) -> int:
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
-    from sweeps.manager import run_sweep
-    from sweeps.sweepfile import SweepError, load_sweep
+    from eggroll_bench.sweeps.manager import run_sweep
+    from eggroll_bench.sweeps.sweepfile import SweepError, load_sweep
 
     try:
         sweep = load_sweep(args.file, out=args.out)
@@ -48,8 +48,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
 
 def status_command(args: argparse.Namespace) -> int:
-    from sweeps.manager import directory_status
-    from sweeps.sweepfile import SweepError, load_sweep
+    from eggroll_bench.sweeps.manager import directory_status
+    from eggroll_bench.sweeps.sweepfile import SweepError, load_sweep
 
     target = Path(args.dir)
     try:

@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sweeps.sweep_cli import add_in_process_flag
+from eggroll_bench.cli.sweep import add_in_process_flag
 
 SWEEP_DIR = Path(__file__).parent
 INFERENCE_CSV = Path("results/bench/inference.csv")  # written by `eggroll-bench bench generation`
@@ -64,8 +64,8 @@ def _error(message: object) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from algos.config import ConfigError
-    from sweeps.sweepfile import SweepError, load_sweep
+    from eggroll_bench.algos.config import ConfigError
+    from eggroll_bench.sweeps.sweepfile import SweepError, load_sweep
 
     try:
         plans = plan_for(args.quick, args.suite)
@@ -97,9 +97,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_and_plot(sweep, style: str, isolate: bool) -> int:
     """Run one sweep (resuming) and render its figures; the exit status (2: could not start)."""
-    from plots import render_all
-    from sweeps.manager import run_sweep
-    from sweeps.store import StoreError
+    from eggroll_bench.plots import render_all
+    from eggroll_bench.sweeps.manager import run_sweep
+    from eggroll_bench.sweeps.store import StoreError
 
     try:
         summary = run_sweep(sweep, isolate=isolate, log=lambda line: print(line, flush=True))
