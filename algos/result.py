@@ -39,6 +39,7 @@ class TrainResult:
     run_s: float  # running them, compile excluded (the seeds run together, vmapped)
     device: str
     versions: dict[str, str] = field(default_factory=dict)
+    num_agents: int | None = None  # agents of the task (None when the trial failed before building it)
 
     @property
     def steps_per_s(self) -> float:

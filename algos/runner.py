@@ -154,7 +154,7 @@ def train(algo: str, env: str, seeds: Sequence[int], overrides: Mapping[str, Any
         raise ConfigError("seeds: give at least one seed")
     check_trial(algo, build_algorithm(algo, env, config, budget), config, budget)
 
-    _, compiled = _compile(algo, env, config, budget, len(seeds))
+    algorithm, compiled = _compile(algo, env, config, budget, len(seeds))
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
     run_s = 0.0
     start = time.perf_counter()
@@ -192,7 +192,7 @@ def train(algo: str, env: str, seeds: Sequence[int], overrides: Mapping[str, Any
                    int(state.updates[i]), tuple(evals[i]))
         for i, seed in enumerate(seeds))
     return TrainResult(algo, env, as_dict(config), budget, seed_results, compiled.compile_s, run_s,
-                       device_name(), library_versions())
+                       device_name(), library_versions(), algorithm.env.spec.num_agents)
 
 
 def _progress(enabled: bool, total: int, desc: str):

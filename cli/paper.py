@@ -25,7 +25,7 @@ from pathlib import Path
 
 from eggroll_bench.cli.sweep import add_in_process_flag
 
-SWEEP_DIR = Path(__file__).parent
+SWEEP_DIR = Path(__file__).parents[1] / "sweeps"  # the sweep files ship in eggroll_bench.sweeps
 INFERENCE_CSV = Path("results/bench/inference.csv")  # written by `eggroll-bench bench generation`
 
 

@@ -18,8 +18,6 @@ so that a long sweep does not accumulate every trial's executables.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
 import os
 import time
 import traceback
@@ -27,14 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import pandas as pd
 
 from eggroll_bench.sweeps.isolation import TrialCrashed, TrialRaised, run_isolated
 from eggroll_bench.sweeps.store import (MANIFEST_FILE, ResultsStore, SweepLock, check_owner, failed_result, lock_holder,
-                          num_agents, read_manifest, rows_from_result, write_atomic, write_manifest)
+                          read_manifest, rows_from_result, write_manifest)
+from eggroll_bench.sweeps.best import BEST_FILE, write_best
 from eggroll_bench.sweeps.sweepfile import Sweep, SweepError, Trial, load_sweep
 
-BEST_FILE = "best.json"
 TrainFn = Callable[..., Any]  # algos.runner.train's signature
 
 
@@ -107,7 +104,7 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
             t0 = time.monotonic()
             result = _run_trial(train, trial, seeds, log, isolate)
             rows = rows_from_result(result, sweep=sweep.name, trial_id=trial.trial_id, suite=trial.suite,
-                                    num_agents=num_agents(trial.env), random_return=trial.random_return)
+                                    random_return=trial.random_return)
             store.append(rows)
             durations.append(time.monotonic() - t0)
             status = trial_status({s.seed: s.status for s in result.seeds})
@@ -189,56 +186,6 @@ def count_statuses(sweep: Sweep, finished: dict[str, dict[int, str]], by_algo: b
         counts = out.setdefault(key, {"done": 0, "diverged": 0, "failed": 0, "pending": 0})
         counts[trial_status(finished.get(trial.trial_id, {}), trial.seeds)] += 1
     return out if by_algo else out.get("all", {"done": 0, "diverged": 0, "failed": 0, "pending": 0})
-
-
-def select_best(sweep: Sweep, results: pd.DataFrame) -> dict[str, Any]:
-    """Per (algo, task): the trial with the highest mean over seeds of its final return.
-
-    Only trials whose every seed is `done` with a finite final return compete, so a diverged or
-    failed configuration is never chosen; pairs with no such trial are listed under `missing`.
-    """
-    final = results[results["row_type"] == "final"]
-    by_trial = {tid: group for tid, group in final.groupby("trial_id")}
-    choices, missing = [], []
-    for algo in sweep.algos:
-        for env in sweep.tasks:
-            candidates = [t for t in sweep.trials if t.algo == algo and t.env == env]
-            scored = []
-            for t in candidates:
-                rows = by_trial.get(t.trial_id)
-                if rows is None or set(rows["seed"].astype(int)) < set(t.seeds):
-                    continue
-                returns = rows["return_mean"].astype(float)
-                if (rows["status"] == "done").all() and returns.map(math.isfinite).all():
-                    scored.append((float(returns.mean()), t))
-            if not scored:
-                missing.append({"algo": algo, "env": env, "candidates": len(candidates)})
-                continue
-            score, t = max(scored, key=lambda x: x[0])
-            choices.append({"algo": algo, "env": env, "trial_id": t.trial_id, "final_return": score,
-                            "seeds": list(t.seeds), "candidates": len(candidates), "eligible": len(scored),
-                            "varied": dict(t.varied), "hparams": dict(t.hparams), "budget": t.budget})
-    return {"sweep": sweep.name, "sweep_file": str(sweep.source), "sha256": sweep.sha256,
-            "metric": "mean over seeds of the final evaluation's return_mean", "choices": choices,
-            "missing": missing}
-
-
-def load_best(path: str | Path) -> dict[tuple[str, str], dict[str, Any]]:
-    """(algo, env) -> resolved hparams chosen by a tune sweep (its `best.json`, see `select_best`)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-        return {(c["algo"], c["env"]): dict(c["hparams"]) for c in data["choices"]}
-    except FileNotFoundError:
-        raise SweepError(f"from_tune: {path} does not exist (run the tune sweep first)") from None
-    except (ValueError, KeyError, TypeError) as err:
-        raise SweepError(f"from_tune: {path} is not a tune sweep's best.json ({err!r})") from None
-
-
-def write_best(sweep: Sweep, results: pd.DataFrame) -> dict[str, Any]:
-    best = select_best(sweep, results)
-    write_atomic(sweep.out / BEST_FILE, json.dumps(best, indent=2) + "\n")
-    return best
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def _num(x: Any) -> float | None:
     return None if x is None else float(x)
 
 
-def rows_from_result(result: TrainResult, *, sweep: str, trial_id: str, suite: str, num_agents: int | None,
+def rows_from_result(result: TrainResult, *, sweep: str, trial_id: str, suite: str,
                      random_return: float | None) -> list[dict[str, Any]]:
     """The rows of one finished trial: every seed's eval rows, then one final row per seed.
 
@@ -74,7 +74,7 @@ def rows_from_result(result: TrainResult, *, sweep: str, trial_id: str, suite: s
     """
     common = {
         "schema_version": SCHEMA_VERSION, "sweep": sweep, "trial_id": trial_id, "algo": result.algo,
-        "env": result.env, "suite": suite, "num_agents": num_agents,
+        "env": result.env, "suite": suite, "num_agents": result.num_agents,
         "hparams": json.dumps(result.hparams, sort_keys=True), "budget": int(result.budget),
         "random_return": _num(random_return), "versions": json.dumps(dict(result.versions), sort_keys=True),
         "device": result.device, "timestamp": _now(),
@@ -323,17 +323,7 @@ def record_result(out_dir: str | os.PathLike, result: TrainResult, *, sweep: str
                          f"write lone runs elsewhere")
     task = get_task(result.env)
     tid = trial or trial_id(result.algo, result.env, result.budget, result.hparams)
-    rows = rows_from_result(result, sweep=sweep, trial_id=tid, suite=task.suite,
-                            num_agents=num_agents(result.env), random_return=task.random_return)
+    rows = rows_from_result(result, sweep=sweep, trial_id=tid, suite=task.suite, random_return=task.random_return)
     ResultsStore(out_dir).append(rows)
     return tid
 
-
-def num_agents(env: str) -> int | None:
-    """The task's agent count (builds the environment once per process; None if that fails)."""
-    try:
-        from eggroll_bench.envs.registry import make
-
-        return int(make(env).spec.num_agents)
-    except Exception:  # noqa: BLE001 — a task that cannot be built is reported by the trial itself
-        return None

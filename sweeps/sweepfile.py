@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from eggroll_bench.algos.config import ALGOS, ConfigError, as_dict, config_class, field_names, resolve
+from eggroll_bench.sweeps.best import BestFileError, load_best
 from eggroll_bench.sweeps.store import trial_id
 
 TOP_KEYS = ("name", "description", "out", "mode", "algos", "tasks", "seeds", "budget", "budgets", "set",
@@ -378,11 +379,9 @@ def _parse_from_tune(file: _File, from_tune: Any, mode: str, algos: list[str], t
         raise file.error("from_tune = 'path/to/best.json' belongs to a mode = 'final' sweep", "from_tune")
     if defer:  # its tune sweep has not run yet (see load_sweep)
         return {}
-    from eggroll_bench.sweeps.manager import load_best  # the best.json format lives with its writer
-
     try:
         best = load_best(from_tune)
-    except SweepError as err:
+    except BestFileError as err:
         raise file.error(str(err), "from_tune") from None
     missing = [f"{a}/{t}" for t in task_names for a in algos if (a, t) not in best]
     if missing:

@@ -27,11 +27,11 @@ def make_result(seeds=(0, 1), statuses=None, points=3, base=10.0, algo="openes",
         err = "" if statuses[i] == "done" else "non-finite parameters"
         out.append(SeedResult(seed, statuses[i], err, 100 * points, 2 * points, evals))
     return TrainResult(algo, env, dict(hparams), 1000, tuple(out), compile_s=2.0, run_s=4.0, device="cpu (test)",
-                       versions={"jax": "0.0-test"})
+                       versions={"jax": "0.0-test"}, num_agents=1)
 
 
 def rows(result=None, tid="abc123", sweep="s"):
-    return rows_from_result(result or make_result(), sweep=sweep, trial_id=tid, suite="core16", num_agents=1,
+    return rows_from_result(result or make_result(), sweep=sweep, trial_id=tid, suite="core16",
                             random_return=22.5)
 
 

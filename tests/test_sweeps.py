@@ -20,7 +20,8 @@ import pytest
 
 from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
 from eggroll_bench.cli import sweep as sweep_cli
-from eggroll_bench.sweeps.manager import BEST_FILE, directory_status, run_sweep
+from eggroll_bench.sweeps.best import BEST_FILE
+from eggroll_bench.sweeps.manager import directory_status, run_sweep
 from eggroll_bench.sweeps.store import ResultsStore, lock_holder, trial_id
 from eggroll_bench.sweeps.sweepfile import SweepError, load_sweep
 
@@ -494,12 +495,12 @@ class FakeTrain:
             return SeedResult(s, status, "nan" if diverged else "", 200, 4, (EvalPoint(100, 2, 1.0, 0.0, 0.1), last))
 
         results = tuple(seed_result(s) for s in seeds)
-        return TrainResult(algo, env, dict(overrides), total_steps, results, 1.0, 2.0, "fake", {"jax": "x"})
+        return TrainResult(algo, env, dict(overrides), total_steps, results, 1.0, 2.0, "fake", {"jax": "x"}, 1)
 
     def rows_for(self, tid):
         from eggroll_bench.sweeps.store import rows_from_result
         result = self("openes", "CartPole-v1", [0], {"lr": 0.1}, 200)
-        return rows_from_result(result, sweep="", trial_id=tid, suite="core16", num_agents=1, random_return=None)
+        return rows_from_result(result, sweep="", trial_id=tid, suite="core16", random_return=None)
 
 
 TUNE = """
