@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import jax
 import jax.numpy as jnp
@@ -192,3 +193,78 @@ def test_eggroll_generation_never_builds_population_sized_matrices():
         state = es.init(jax.random.PRNGKey(0))
         biggest = _largest_intermediate(es.update, state, jax.random.PRNGKey(1))
         assert (biggest >= pop * hidden * hidden) == expect_big, (algo, biggest)
+
+
+def _double_argsort_centered_rank(f):
+    """The centred-rank formula before tie averaging: ranks from a stable double argsort."""
+    return jnp.argsort(jnp.argsort(f)).astype(jnp.float32) / (f.shape[0] - 1) - 0.5
+
+
+def test_centered_rank_averages_tied_ranks():
+    f = jnp.array([1.0, 2.0, 2.0, 0.0, 2.0, 5.0, 1.0])
+    # sorted: 0 (rank 0), 1 1 (ranks 1, 2 -> 1.5), 2 2 2 (ranks 3, 4, 5 -> 4), 5 (rank 6)
+    expected = np.array([1.5, 4.0, 4.0, 0.0, 4.0, 6.0, 1.5], np.float32) / 6 - 0.5
+    np.testing.assert_array_equal(shape_fitness(f, "centered_rank"), expected)
+    np.testing.assert_array_equal(jax.jit(shape_fitness, static_argnums=1)(f, "centered_rank"), expected)
+
+
+def test_all_tied_population_gives_exactly_the_zero_update():
+    shaped = shape_fitness(jnp.full(8, 37.5), "centered_rank")
+    np.testing.assert_array_equal(shaped, np.zeros(8, np.float32))
+    batched = jax.vmap(lambda f: shape_fitness(f, "centered_rank"))(jnp.stack([jnp.full(6, -2.0), jnp.zeros(6)]))
+    np.testing.assert_array_equal(batched, np.zeros((2, 6), np.float32))
+    _, params = _actor_and_params(hidden=4)
+    for model in (FullRankNoise(8, False), LowRankNoise(8, False, 2)):  # no antithetic cancellation
+        noise = model.sample(jax.random.PRNGKey(3), jnp.asarray(0), params)
+        grad = model.gradient(params, noise, shaped, jnp.asarray(SIGMA))
+        for leaf in jax.tree.leaves(grad):
+            np.testing.assert_array_equal(leaf, np.zeros_like(leaf))
+
+
+@pytest.mark.parametrize("n", [2, 5, 64, 1000])
+def test_centered_rank_of_untied_fitness_is_bit_identical_to_double_argsort(n):
+    for seed in range(3):
+        f = jax.random.normal(jax.random.PRNGKey(seed), (n,))
+        assert len(np.unique(np.asarray(f))) == n
+        np.testing.assert_array_equal(shape_fitness(f, "centered_rank"), _double_argsort_centered_rank(f))
+
+
+def test_centered_rank_ranks_nan_fitness_last_without_disturbing_the_others():
+    f = jnp.array([3.0, jnp.nan, 1.0, 2.0, 0.0])
+    # NaN ranks below every number (a member whose episode produced NaN is the worst)
+    np.testing.assert_array_equal(shape_fitness(f, "centered_rank"), np.array([4, 0, 2, 3, 1], np.float32) / 4 - 0.5)
+
+
+@pytest.mark.parametrize("value", [0.1, 3.0, -57.123, 1000.3, 1e6 + 0.7])
+@pytest.mark.parametrize("n", [2, 7, 64])
+def test_zscore_of_equal_fitness_is_exactly_zero(value, n):
+    """Rounding in the mean of equal numbers must not become a ±1 z-score for everyone."""
+    f = jnp.full(n, value, jnp.float32)
+    for z in (shape_fitness(f, "zscore"), jax.jit(shape_fitness, static_argnums=1)(f, "zscore")):
+        np.testing.assert_array_equal(z, np.zeros(n, np.float32))
+
+
+def test_zscore_with_near_zero_variance_is_finite():
+    f = jnp.array([5.0, 5.0, 5.0, 5.0]) + jnp.array([0.0, 1e-12, -1e-12, 0.0])
+    f2 = jnp.array([1.0, 1.0 + 1e-7, 1.0, 1.0 - 1e-7], jnp.float32)  # one float32 ulp apart
+    for x in (f, f2):
+        z = shape_fitness(x, "zscore")
+        assert np.all(np.isfinite(np.asarray(z))), z
+        assert abs(float(z.mean())) < 1e-5
+
+
+@pytest.mark.parametrize("method", ["rank", "centred_rank", "", "ZSCORE"])
+def test_unknown_fitness_shaping_is_refused(method):
+    from eggroll_bench.algos.config import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"{re.escape(repr(method))}.*centered_rank.*none.*zscore"):
+        shape_fitness(jnp.arange(4.0), method)
+
+
+@pytest.mark.parametrize("name", ["adagrad", "Adam", ""])
+def test_unknown_optimizer_is_refused(name):
+    from eggroll_bench.algos.config import ConfigError
+    from eggroll_bench.algos.es import make_optimizer
+
+    with pytest.raises(ConfigError, match=rf"{re.escape(repr(name))}.*adam, adamw, sgd"):
+        make_optimizer(name, 0.1, 1.0, 0.0)
