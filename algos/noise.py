@@ -29,6 +29,8 @@ import jax
 import jax.numpy as jnp
 from flax import traverse_util
 
+from eggroll_bench.algos.config import ConfigError
+
 Params = Any
 
 
@@ -44,15 +46,37 @@ def is_matrix(path: tuple[str, ...], leaf: jax.Array) -> bool:
     return path[-1] == "kernel" and leaf.ndim == 2
 
 
+def _centered_rank(fitness: jax.Array) -> jax.Array:
+    """Ranks mapped to [-0.5, 0.5] as rank/(N−1) − 0.5; tied members share the average of their
+    ranks, so an all-tied population shapes to exactly zero (the zero update), not to weights that
+    depend on member order. One sort and two binary searches: O(N log N), jit/vmap friendly.
+    Untied fitness gets integer ranks, bit-identical to a double argsort. NaN ranks worst."""
+    n = fitness.shape[0]
+    fitness = jnp.where(jnp.isnan(fitness), -jnp.inf, fitness)  # NaN would break the sort order
+    ordered = jnp.sort(fitness)
+    left = jnp.searchsorted(ordered, fitness, side="left")
+    right = jnp.searchsorted(ordered, fitness, side="right")
+    ranks = (left + right - 1).astype(jnp.float32) / 2  # mean of ranks left .. right−1, exact
+    return ranks / (n - 1) - 0.5
+
+
+def _zscore(fitness: jax.Array) -> jax.Array:
+    """(f − mean)/std, centred on f_0 first: equal fitness then gives exactly 0 rather than the
+    ±1 that the rounding error of the mean, divided by an equally tiny std, would give."""
+    d = fitness - fitness[0]
+    d = d - d.mean()
+    return d / (jnp.sqrt(jnp.mean(d**2)) + 1e-8)
+
+
+FITNESS_SHAPING = {"centered_rank": _centered_rank, "zscore": _zscore, "none": lambda fitness: fitness}
+
+
 def shape_fitness(fitness: jax.Array, method: str) -> jax.Array:
-    """centered_rank: ranks mapped to [-0.5, 0.5]; zscore: (f − mean)/std; none: f."""
-    if method == "centered_rank":
-        n = fitness.shape[0]
-        ranks = jnp.argsort(jnp.argsort(fitness)).astype(jnp.float32)
-        return ranks / (n - 1) - 0.5
-    if method == "zscore":
-        return (fitness - fitness.mean()) / (fitness.std() + 1e-8)
-    return fitness
+    """Shape a population's fitness (N,) with one of `FITNESS_SHAPING`: centered_rank (ranks in
+    [-0.5, 0.5], ties averaged), zscore ((f − mean)/std) or none (f)."""
+    if method not in FITNESS_SHAPING:
+        raise ConfigError(f"fitness_shaping: unknown method {method!r}; allowed: {', '.join(sorted(FITNESS_SHAPING))}")
+    return FITNESS_SHAPING[method](fitness)
 
 
 @dataclass(frozen=True)
@@ -95,6 +119,9 @@ class NoiseModel:
     def member_variables(self, params: Params, noise: dict, sigma: jax.Array) -> tuple[dict, dict]:
         """flax variables of every member, and the vmap in_axes that say which are per-member."""
         raise NotImplementedError
+
+    def check(self, params: Params, config: Any) -> None:
+        """Refuse, before compiling, a noise setting that means nothing for these parameter shapes."""
 
 
 def _perturb_vector(leaf, noise, sigma):
@@ -155,6 +182,12 @@ class LowRankNoise(NoiseModel):
                      "lowrank": traverse_util.unflatten_dict(lowrank)}
         return variables, traverse_util.unflatten_dict(axes)
 
+    def check(self, params, config):
+        limit = max_rank(params)
+        if self.rank > limit:
+            raise ConfigError(f"rank={self.rank} exceeds min(m, n)={limit} of every weight matrix of this "
+                              f"network (hidden={config.hidden}); allowed: 1..{limit}")
+
 
 def max_rank(params: Params) -> int:
     """The largest meaningful rank: max over matrices of min(m, n).
@@ -167,10 +200,3 @@ def max_rank(params: Params) -> int:
     flat = traverse_util.flatten_dict(params)
     return max((min(leaf.shape) for path, leaf in flat.items() if is_matrix(path, leaf)), default=0)
 
-
-def make_noise_model(algo: str, pop_size: int, antithetic: bool, rank: int) -> NoiseModel:
-    if algo == "eggroll":
-        return LowRankNoise(pop_size, antithetic, rank)
-    if algo == "openes":
-        return FullRankNoise(pop_size, antithetic)
-    raise ValueError(f"no ES noise model for algo {algo!r}; allowed: eggroll, openes")
