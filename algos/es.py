@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from eggroll_bench.algos.config import ESConfig
+from eggroll_bench.algos.config import ConfigError, ESConfig
 from eggroll_bench.algos.network import Actor, PolicyHead, input_dim
 from eggroll_bench.algos.noise import NoiseModel, make_noise_model, shape_fitness
 from eggroll_bench.algos.observations import ObsNorm, preprocess
@@ -30,13 +30,19 @@ class ESState(struct.PyTreeNode):
     noise_key: jax.Array  # base of the counter-based noise keys; fixed for the whole run
 
 
+OPTIMIZERS = {
+    "adam": lambda schedule, weight_decay: optax.adam(schedule),
+    "adamw": lambda schedule, weight_decay: optax.adamw(schedule, weight_decay=weight_decay),
+    "sgd": lambda schedule, weight_decay: optax.sgd(schedule),
+}
+
+
 def make_optimizer(name: str, lr: float, lr_decay: float, weight_decay: float) -> optax.GradientTransformation:
+    """The optax optimiser `name` (one of `OPTIMIZERS`), its learning rate decayed per generation."""
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"optimizer: unknown optimiser {name!r}; allowed: {', '.join(sorted(OPTIMIZERS))}")
     schedule = optax.exponential_decay(lr, transition_steps=1, decay_rate=lr_decay) if lr_decay < 1 else lr
-    if name == "sgd":
-        return optax.sgd(schedule)
-    if name == "adamw":
-        return optax.adamw(schedule, weight_decay=weight_decay)
-    return optax.adam(schedule)
+    return OPTIMIZERS[name](schedule, weight_decay)
 
 
 class EvolutionStrategy:
