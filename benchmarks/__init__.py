@@ -7,6 +7,11 @@ update      the ES update alone (noise regeneration + gradient contraction) vs o
 memory      compiled peak memory of one generation, EGGROLL vs OpenES, over population and width
 compile     compile time of one trial per algorithm, as the runner compiles it
 ppo         PPO env steps / s over the number of parallel environments
+ceiling     our ES generation, inference rollout and PPO update as ratios to a bare `lax.scan` of the
+            raw library step (gymnax `step_env`, brax `step`) with the same MLP and batch
+paper-throughput
+            the paper's one-layer experiment: tokens / s of inference, EGGROLL (noise on the fly or
+            precomputed), OpenES and a PPO forward + backward, with the paper's bar chart
 
 Every script prints a table, writes `results/bench/NAME.csv` (or `--out DIR`), and takes `--quick`
 (CI-sized). Timings are taken after compilation and a warm-up call, interleaved across the

@@ -14,7 +14,7 @@ from typing import Callable
 from eggroll_bench.algos.config import ACTIVATIONS
 
 DEFAULT_OUT = "results/bench"
-NAMES = ("generation", "update", "memory", "compile", "ppo")
+NAMES = ("generation", "update", "memory", "compile", "ppo", "ceiling", "paper-throughput")
 
 DESCRIPTIONS = {
     "generation": "env steps/s of population rollouts and full generations: inference vs EGGROLL vs OpenES",
@@ -22,7 +22,14 @@ DESCRIPTIONS = {
     "memory": "compiled peak memory of one generation, EGGROLL vs OpenES, over population and width",
     "compile": "compile time of one training trial per algorithm (the runner's compiled functions)",
     "ppo": "PPO env steps/s over the number of parallel environments",
+    "ceiling": "our ES generation, inference rollout and PPO update as ratios to a bare lax.scan of the raw library step",
+    "paper-throughput": "the paper's one-layer throughput experiment: inference vs EGGROLL vs OpenES vs PPO, tokens/s",
 }
+
+
+def module_name(name: str) -> str:
+    """The module of benchmark `name` (a command may hold a dash, a module name cannot)."""
+    return name.replace("-", "_")
 
 
 class BenchError(ValueError):
@@ -158,8 +165,49 @@ def _ppo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=_positive_int, default=None, help="hidden width (default: the PPO default, 64)")
 
 
+def _sizes(text: str) -> list[tuple[int, int]]:
+    out = []
+    for item in _strs(text):
+        parts = item.lower().split("x")
+        try:
+            pop, width = (int(x) for x in parts)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected POPxWIDTH pairs such as 64x64,256x256, got {item!r}") from None
+        if pop < 1 or width < 1:
+            raise argparse.ArgumentTypeError(f"expected positive POPxWIDTH pairs, got {item!r}")
+        out.append((pop, width))
+    return out
+
+
+def _ceiling(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--envs", type=_strs, default=None, metavar="TASK,TASK",
+                   help="gymnax or brax tasks (default: CartPole-v1, Breakout-MinAtar, Pendulum-v1, "
+                        "inverted_double_pendulum; --quick: CartPole-v1)")
+    p.add_argument("--sizes", type=_sizes, default=None, metavar="PxW,PxW",
+                   help="population x hidden width pairs (default CPU 64x64,256x256,1024x1024; --quick 8x8)")
+    p.add_argument("--depth", type=_positive_int, default=2, help="hidden layers (default 2, the project default)")
+    p.add_argument("--activation", default="tanh", choices=ACTIVATIONS, help="activation (default tanh)")
+    p.add_argument("--horizon", type=_positive_int, default=None,
+                   help="steps of the bare loop and the fixed-horizon variants (default 64 on CPU, 256 on GPU, 8 --quick)")
+    p.add_argument("--no-live", action="store_true", help="skip es-live (the update on the real task, early stop)")
+    p.add_argument("--no-ppo", action="store_true", help="skip the PPO group")
+    p.add_argument("--no-ynn", action="store_true",
+                   help="compile with XLA:CPU's YNNPACK fusions off (see benchmarks/README.md)")
+
+
+def _paper_throughput(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--width", type=_positive_int, default=None,
+                   help="the square layer's width (paper: 8192; default 1024 on CPU, 8192 on GPU, 256 --quick)")
+    p.add_argument("--pop", type=_positive_int, default=None,
+                   help="population members = tokens per call, one each (default 1024 on CPU, 4096 on GPU, 64 --quick)")
+    p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"),
+                   help="auto: bfloat16 on GPU/TPU, float32 on CPU (see the module docstring)")
+    p.add_argument("--no-plot", action="store_true", help="write the CSV only")
+
+
 EXTRA: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "generation": _generation, "update": _update, "memory": _memory, "compile": _compile, "ppo": _ppo,
+    "ceiling": _ceiling, "paper-throughput": _paper_throughput,
 }
 
 
@@ -169,6 +217,7 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
 
 
 def parser(name: str, prog: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog or f"python -m eggroll_bench.benchmarks.{name}", description=DESCRIPTIONS[name])
+    p = argparse.ArgumentParser(prog=prog or f"python -m eggroll_bench.benchmarks.{module_name(name)}",
+                                description=DESCRIPTIONS[name])
     add_arguments(name, p)
     return p

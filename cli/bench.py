@@ -1,4 +1,4 @@
-"""`eggroll-bench bench {generation,update,memory,compile,ppo,all} [--quick] [--out DIR] ...`
+"""`eggroll-bench bench {generation,update,memory,compile,ppo,ceiling,paper-throughput,all} [--quick] [--out DIR] ...`
 
 Registers the `bench` subcommand (see cli/__init__.py). Each benchmark's options come from
 `eggroll_bench.benchmarks.options`, the same functions its `python -m eggroll_bench.benchmarks.NAME` entry point uses, and
@@ -13,7 +13,7 @@ from eggroll_bench.benchmarks import options
 
 
 def run_one(name: str, args: argparse.Namespace) -> int:
-    module = importlib.import_module(f"benchmarks.{name}")
+    module = importlib.import_module(f"eggroll_bench.benchmarks.{options.module_name(name)}")
     common = importlib.import_module("eggroll_bench.benchmarks.common")
     return common.run_checked(name, module.run, args)
 
