@@ -1,5 +1,7 @@
-"""Read a sweep's `results.csv` and check it can be plotted, with messages a person can act on.
+"""Read a sweep's results and check they can be plotted, with messages a person can act on.
 
+The results are `DIR/trials/` (one Parquet file per trial, `sweeps/store.py`); a directory with only
+`results.csv` (written before the Parquet store, or a CSV export copied elsewhere) is read from that.
 Everything the figures need comes from this one table (DESIGN.md "Results", `sweeps/schema.py`).
 Problems that make plotting impossible raise `ResultsError`; gaps that only cost a figure or a
 task (no PPO reference, no random-policy return, an algorithm missing on a task) are returned
@@ -12,9 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from eggroll_bench.sweeps.schema import COLUMNS, SCHEMA_VERSION
-
-RESULTS_FILE = "results.csv"
+from eggroll_bench.sweeps.schema import COLUMNS, SCHEMA_VERSION, TEXT_COLUMNS
+from eggroll_bench.sweeps.store import RESULTS_FILE, TRIALS_DIR, ResultsStore, StoreError
 
 # The columns the figures read. Others in the schema (versions, timestamp, ...) are optional
 # here, so a table missing only bookkeeping columns still plots.
@@ -35,37 +36,54 @@ class ResultsError(Exception):
 
 
 def results_path(results_dir: str | Path) -> Path:
-    """The results file of `results_dir` (a sweep directory, or the CSV itself)."""
+    """Where `results_dir` (a sweep directory, its `trials/`, or a CSV file) keeps its results:
+    `DIR/trials` when it exists (results.csv beside it is only an export), else `DIR/results.csv`."""
     path = Path(results_dir)
-    if path.is_file():
+    if path.is_file() or (path.is_dir() and path.name == TRIALS_DIR):
         return path
     if not path.exists():
         raise ResultsError(f"no such directory: {path}")
-    csv = path / RESULTS_FILE
-    if csv.is_file():
-        return csv
+    for candidate in (path / TRIALS_DIR, path / RESULTS_FILE):
+        if candidate.exists():
+            return candidate
     # A common slip: pointing at `results/` instead of `results/<sweep>/`.
-    nested = sorted(p.parent.name for p in path.glob(f"*/{RESULTS_FILE}"))
+    nested = sorted({p.parent.name for name in (TRIALS_DIR, RESULTS_FILE) for p in path.glob(f"*/{name}")})
     hint = f" Sweeps found below it: {', '.join(nested)} (pass one of those directories)." if nested else ""
-    raise ResultsError(f"no results in {path}: expected {csv} (written by `eggroll-bench sweep`).{hint}")
+    raise ResultsError(f"no results in {path}: expected {path / TRIALS_DIR} or {path / RESULTS_FILE} "
+                       f"(written by `eggroll-bench sweep`).{hint}")
 
 
 def load_results(results_dir: str | Path) -> pd.DataFrame:
     """The validated results table: numeric columns as floats, text columns without NaN."""
-    csv = results_path(results_dir)
-    try:
-        df = pd.read_csv(csv, dtype={"trial_id": str, "error": str, "hparams": str})
-    except pd.errors.EmptyDataError:
-        raise ResultsError(f"no results in {csv}: the file is empty") from None
-    check_schema(df, csv)
+    source = results_path(results_dir)
+    if source.is_dir():
+        try:
+            df = ResultsStore(source.parent).read()
+        except StoreError as err:
+            raise ResultsError(f"cannot plot: {err}") from None
+        if df.empty:
+            raise ResultsError(f"no results in {source}: no trial files yet")
+    else:
+        try:
+            df = pd.read_csv(source, dtype={"trial_id": str, "error": str, "hparams": str})
+        except pd.errors.EmptyDataError:
+            raise ResultsError(f"no results in {source}: the file is empty") from None
+    check_schema(df, source)
     df = df[df["row_type"].isin(["eval", "final"])].copy()
     if df.empty:
-        raise ResultsError(f"no results in {csv}: no 'eval' or 'final' rows")
+        raise ResultsError(f"no results in {source}: no 'eval' or 'final' rows")
     for col in NUMERIC:
         if col in df:
             df[col] = pd.to_numeric(df[col], errors="coerce")
     for col in set(COLUMNS) - set(NUMERIC):
-        df[col] = df[col].fillna("").astype(str) if col in df else ""
+        if col not in df:
+            df[col] = ""
+        elif col in TEXT_COLUMNS and df[col].dtype == object:
+            # the store's text columns are already str objects, shared between rows: keep them so
+            # (astype(str) would copy a trial's hparams JSON into every one of its rows)
+            df[col] = df[col].where(df[col].notna(), "")
+        else:
+            df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
     df["num_agents"] = df["num_agents"].fillna(1).astype(int)
     return df.reset_index(drop=True)
 
@@ -95,18 +113,19 @@ def check_schema(df: pd.DataFrame, source: str | Path = "results") -> None:
 
 def hparams_frame(hparams: pd.Series) -> pd.DataFrame:
     """The `hparams` JSON column as a frame (one column per hyperparameter), same index."""
-    cache: dict[str, dict] = {}
-
     def parse(text: str) -> dict:
-        if text not in cache:
-            try:
-                value = json.loads(text) if text else {}
-            except json.JSONDecodeError:
-                value = {}  # an unreadable cell only costs the scaling figure this row
-            cache[text] = value if isinstance(value, dict) else {}
-        return cache[text]
+        try:
+            value = json.loads(text) if text else {}
+        except json.JSONDecodeError:
+            value = {}  # an unreadable cell only costs the scaling figure this row
+        return value if isinstance(value, dict) else {}
 
-    return pd.DataFrame([parse(t) for t in hparams.astype(str)], index=hparams.index)
+    # parse each distinct JSON text once: a sweep has far fewer configurations than rows
+    codes, uniques = pd.factorize(hparams.astype(object).where(hparams.notna(), ""))
+    if not len(uniques):
+        return pd.DataFrame(index=hparams.index)
+    distinct = pd.DataFrame([parse(str(t)) for t in uniques])
+    return distinct.iloc[codes].set_index(hparams.index)
 
 
 def algo_order(algos) -> list[str]:

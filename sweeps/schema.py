@@ -3,8 +3,9 @@
 `row_type == "eval"`: one row per (trial, seed, evaluation point) — the learning curve.
 `row_type == "final"`: one row per (trial, seed) — the trial's outcome, timing and throughput.
 
-Both kinds share every column; columns that do not apply are empty (NaN / ""). The table
-loads with one `pandas.read_csv(results_dir / "results.csv")`.
+Both kinds share every column; columns that do not apply are empty (NaN / ""). The table loads
+with one call, `sweeps.store.ResultsStore(dir).read()` (or `pandas.read_parquet(dir / "trials")`,
+which gives the text columns as categoricals); `results.csv` is the same table as CSV, exported.
 """
 from __future__ import annotations
 
@@ -39,3 +40,17 @@ COLUMNS: tuple[str, ...] = (
 )
 
 STATUSES = ("done", "diverged", "failed")
+
+# Column kinds, for the typed Parquet files (sweeps/store.py). Every column not listed as integer,
+# float or boolean is text.
+BOOL_COLUMNS: tuple[str, ...] = ("compile_cached",)
+INT_COLUMNS: tuple[str, ...] = ("schema_version", "num_agents", "seed", "env_steps", "updates", "budget")
+FLOAT_COLUMNS: tuple[str, ...] = ("return_mean", "return_std", "wall_s", "compile_s", "run_s", "steps_per_s",
+                                  "random_return")
+TEXT_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in INT_COLUMNS + FLOAT_COLUMNS + BOOL_COLUMNS)
+
+# The same for every row a trial's run writes (its config and where/when it ran). They stay
+# columns of the table, but a trial's Parquet file stores each distinct value once (dictionary
+# encoding), not once per row.
+TRIAL_COLUMNS: tuple[str, ...] = ("schema_version", "sweep", "trial_id", "algo", "env", "suite", "num_agents",
+                                  "hparams", "budget", "random_return", "versions", "device", "timestamp")

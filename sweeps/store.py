@@ -1,13 +1,22 @@
-"""One results directory: `results.csv` (atomic appends), the sweep lock and the `sweep.json` manifest.
+"""One results directory: one Parquet file per trial, the sweep lock and the `sweep.json` manifest.
 
 Usable without a sweep file: `eggroll-bench train --out DIR` calls `record_result(DIR, result)`.
 
-Crash safety. `results.csv` is only ever replaced whole: existing rows + new rows are written to a
-temporary file in the same directory, fsynced, then `os.replace`d over the old file (atomic on
-POSIX). A SIGKILL at any moment therefore leaves either the old table or the new one, never half a
-trial. A short-lived `.write.lock` serialises the read-append-replace of concurrent writers (two
-`train --out` processes on one directory); the sweep-long `.lock` (`SweepLock`) keeps a second
-sweep process out of the directory altogether.
+Layout. `DIR/trials/<trial_id>.parquet` holds every row of one trial (all columns of
+`sweeps/schema.py`, typed; text columns dictionary-encoded, so the config and version JSON a trial
+repeats on each row is stored once per file). Appending a trial writes only that trial's file, so
+its cost does not grow with the sweep. `ResultsStore.read()` loads every file into the one table.
+`DIR/results.csv` is an export of that table (`export_csv`), written at the end of a sweep run and
+of `train --out`; when `trials/` exists it is the truth and the CSV may lag behind it. A directory
+with only `results.csv` (written before this store) is read from the CSV, and its first append
+converts it into `trials/` in one rename, keeping the CSV.
+
+Crash safety. A trial file is only ever replaced whole: written to a temporary file in `trials/`,
+fsynced, then `os.replace`d over the old one (atomic on POSIX). A SIGKILL at any moment leaves the
+trial's old file, its new one, or (for a new trial) no file, never half a trial; temporary files of a
+killed writer are never read and are removed by the next append. A short-lived `.write.lock`
+serialises writers (two `train --out` processes on one directory, retrying the same trial); the
+sweep-long `.lock` (`SweepLock`) keeps a second sweep process out of the directory altogether.
 """
 from __future__ import annotations
 
@@ -18,22 +27,37 @@ import hashlib
 import json
 import math
 import os
+import re
+import shutil
 import socket
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, BinaryIO, Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from eggroll_bench.algos.result import SeedResult, TrainResult
-from eggroll_bench.sweeps.schema import COLUMNS, SCHEMA_VERSION
+from eggroll_bench.sweeps.schema import (BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, SCHEMA_VERSION,
+                                         TEXT_COLUMNS)
 
-RESULTS_FILE = "results.csv"
+RESULTS_FILE = "results.csv"  # the CSV export (and the whole store of directories written before trials/)
+TRIALS_DIR = "trials"
+TRIAL_SUFFIX = ".parquet"
 MANIFEST_FILE = "sweep.json"
 LOCK_FILE = ".lock"  # held by a running sweep for its whole run
-WRITE_LOCK_FILE = ".write.lock"  # held while results.csv is being rewritten
-_TMP_PREFIX = ".results.csv."
+WRITE_LOCK_FILE = ".write.lock"  # held while a trial file (or the CSV export) is being written
 _TMP_SUFFIX = ".tmp"
+# A trial id names a file: no path separators, no leading dot (temporary files start with one).
+_TRIAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+ARROW_SCHEMA = pa.schema([pa.field(c, pa.int64() if c in INT_COLUMNS else pa.float64() if c in FLOAT_COLUMNS
+                                   else pa.bool_() if c in BOOL_COLUMNS else _TEXT) for c in COLUMNS])
+_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}  # as a CSV spells them
 
 
 class StoreError(RuntimeError):
@@ -134,13 +158,13 @@ def _file_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text`: temp file in the same directory, fsync, `os.replace`."""
+def replace_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Replace `path` with what `write(f)` writes: temp file in the same directory, fsync, `os.replace`."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
     try:
         os.fchmod(fd, _file_mode(path))  # mkstemp makes 0600; results are meant to be shared
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -151,63 +175,190 @@ def write_atomic(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` (UTF-8), atomically (`replace_atomic`)."""
+    replace_atomic(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def _arrow_column(name: str, values: list[Any]) -> pa.Array:
+    def missing(v: Any) -> bool:
+        return v is None or (isinstance(v, float) and math.isnan(v) and name not in FLOAT_COLUMNS)
+
+    try:
+        if name in INT_COLUMNS:
+            return pa.array([None if missing(v) else int(v) for v in values], pa.int64())
+        if name in FLOAT_COLUMNS:
+            return pa.array([None if v is None else float(v) for v in values], pa.float64())
+        if name in BOOL_COLUMNS:
+            return pa.array([None if missing(v) or v == "" else _BOOL_TEXT[v.lower()] if isinstance(v, str)
+                             else bool(v) for v in values], pa.bool_())
+        return pa.array([None if missing(v) else str(v) for v in values], _TEXT)
+    except (TypeError, ValueError, KeyError, pa.ArrowException) as err:
+        raise StoreError(f"column {name!r}: cannot store {values[:3]!r}...: {err}") from None
+
+
+def rows_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Rows (dicts keyed by schema columns; missing keys are empty) as a typed Arrow table."""
+    unknown = sorted({k for r in rows for k in r} - set(COLUMNS))
+    if unknown:
+        raise StoreError(f"unknown columns {unknown}; the results schema (version {SCHEMA_VERSION}) has {list(COLUMNS)}")
+    return pa.Table.from_arrays([_arrow_column(c, [r.get(c) for r in rows]) for c in COLUMNS], schema=ARROW_SCHEMA)
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    df = table.to_pandas()
+    for col in df.columns:
+        if isinstance(df[col].dtype, pd.CategoricalDtype):
+            # categorical -> object shares one str per distinct value, so a million rows of the same
+            # hparams JSON cost a million pointers, not a million copies
+            df[col] = df[col].astype(object)
+    return df
+
+
 class ResultsStore:
-    """`results.csv` of one directory. Rows are keyed by (trial_id, seed): appending rows of a key
-    that is already present replaces that key's rows (a retried trial), so no key is ever doubled."""
+    """The results of one directory. Rows are keyed by (trial_id, seed): appending rows of a key that
+    is already present replaces that key's rows (a retried trial), so no key is ever doubled."""
 
     def __init__(self, directory: str | os.PathLike):
         self.directory = Path(directory)
-        self.path = self.directory / RESULTS_FILE
+        self.trials_dir = self.directory / TRIALS_DIR
+        self.csv_path = self.directory / RESULTS_FILE
+
+    @property
+    def path(self) -> Path:
+        """Where the results are read from: `trials/`, or `results.csv` in a directory that has only that."""
+        if self.trials_dir.is_dir() or not self.csv_path.exists():
+            return self.trials_dir
+        return self.csv_path
+
+    def trial_files(self) -> list[Path]:
+        """Every trial's file, oldest write first (so rows come in the order they were appended)."""
+        if not self.trials_dir.is_dir():
+            return []
+        stamped = []
+        for p in self.trials_dir.glob(f"*{TRIAL_SUFFIX}"):  # temp files end in .tmp: never read
+            with contextlib.suppress(FileNotFoundError):  # replaced by a writer while we listed
+                stamped.append((p.stat().st_mtime_ns, p.name, p))
+        return [p for _, _, p in sorted(stamped)]
+
+    def _read_trials(self, columns: Sequence[str] | None = None) -> pa.Table:
+        files = self.trial_files()
+        if not files:
+            return ARROW_SCHEMA.empty_table() if columns is None else ARROW_SCHEMA.empty_table().select(list(columns))
+        try:
+            return pads.dataset([str(f) for f in files], schema=ARROW_SCHEMA, format="parquet").to_table(
+                columns=list(columns) if columns is not None else None)
+        except (pa.ArrowException, OSError) as err:
+            raise StoreError(f"{self.trials_dir}: cannot read the trial files ({err}); they were not written "
+                             f"by this version's results store (schema version {SCHEMA_VERSION})") from None
 
     def read(self) -> pd.DataFrame:
-        """The table with typed columns (empty, with every column, when nothing is written yet)."""
-        if not self.path.exists():
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
-        # trial ids are hex: an all-digit or "12e4..." id must not turn into a number
-        return pd.read_csv(self.path, dtype={"trial_id": str, "sweep": str, "error": str})
+        """The table with typed columns (empty, with every column, when nothing is written yet).
 
-    def _read_raw(self) -> pd.DataFrame:
-        # Strings in, strings out: rewriting the table never reformats rows already written.
-        if not self.path.exists():
-            return pd.DataFrame(columns=list(COLUMNS), dtype=object)
-        raw = pd.read_csv(self.path, dtype=str, keep_default_na=False)
-        if tuple(raw.columns) != COLUMNS:
-            raise StoreError(f"{self.path}: columns {list(raw.columns)} are not schema version {SCHEMA_VERSION}'s "
+        Text columns are Python strings (object dtype); integers are int64 (float64 where a value is
+        missing), the rest float64.
+        """
+        if self.path == self.csv_path:
+            return self._read_csv()
+        if not self.trial_files():
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+        return _frame(self._read_trials())
+
+    def _read_csv(self) -> pd.DataFrame:
+        # trial ids are hex: an all-digit or "12e4..." id must not turn into a number
+        df = pd.read_csv(self.csv_path, dtype={"trial_id": str, "sweep": str, "error": str})
+        if tuple(df.columns) != COLUMNS:
+            raise StoreError(f"{self.csv_path}: columns {list(df.columns)} are not schema version {SCHEMA_VERSION}'s "
                              f"{list(COLUMNS)}; write to a new directory")
-        return raw
+        return df
 
     def finished(self) -> dict[str, dict[int, str]]:
         """trial_id -> {seed: status} for every (trial, seed) with a final row."""
-        if not self.path.exists():
-            return {}
-        raw = self._read_raw()
-        final = raw[raw["row_type"] == "final"]
+        if self.path == self.csv_path:
+            df = self._read_csv()[["trial_id", "seed", "row_type", "status"]]
+        else:
+            df = _frame(self._read_trials(["trial_id", "seed", "row_type", "status"]))
+        final = df[df["row_type"] == "final"]
         out: dict[str, dict[int, str]] = {}
         for tid, seed, status in zip(final["trial_id"], final["seed"], final["status"]):
-            out.setdefault(tid, {})[int(seed)] = status
+            out.setdefault(str(tid), {})[int(seed)] = str(status)
         return out
 
     def append(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Add one trial's rows in a single atomic replace of results.csv."""
+        """Add rows: each trial's in one atomic replace of its own file, merged with the seeds it had."""
         if not rows:
             return
+        by_trial: dict[str, list[Mapping[str, Any]]] = {}
+        for row in rows:
+            tid = row.get("trial_id")
+            if not isinstance(tid, str) or not _TRIAL_ID.fullmatch(tid):
+                raise StoreError(f"trial_id {tid!r} cannot name a trial file: use letters, digits, '_', '.', '-' "
+                                 f"(not first), at most 128 characters")
+            by_trial.setdefault(tid, []).append(row)
+        tables = {tid: rows_table(group) for tid, group in by_trial.items()}  # bad rows fail before any write
         self.directory.mkdir(parents=True, exist_ok=True)
-        new = pd.DataFrame([{c: row.get(c) for c in COLUMNS} for row in rows], columns=list(COLUMNS), dtype=object)
-        keys = {(str(r["trial_id"]), str(r["seed"])) for r in rows}
         with _flock(self.directory / WRITE_LOCK_FILE):
             self._remove_stale_temps()
-            old = self._read_raw()
-            if len(old):
-                stale = [(t, s) in keys for t, s in zip(old["trial_id"], old["seed"])]
-                old = old[[not x for x in stale]]
-            table = pd.concat([old, new], ignore_index=True) if len(old) else new
-            write_atomic(self.path, table.to_csv(index=False, na_rep=""))
+            if not self.trials_dir.is_dir():
+                if self.csv_path.exists():
+                    self._convert_csv()
+                else:
+                    self.trials_dir.mkdir()
+                    _fsync_dir(self.directory)
+            for tid, table in tables.items():
+                path = self.trials_dir / f"{tid}{TRIAL_SUFFIX}"
+                if path.exists():  # a retry, or more seeds of a trial: keep the seeds not re-run
+                    old = pq.read_table(path, schema=ARROW_SCHEMA)
+                    seeds = pa.array(sorted(set(table.column("seed").to_pylist())), pa.int64())
+                    kept = old.filter(pc.invert(pc.is_in(old.column("seed"), value_set=seeds)))
+                    table = pa.concat_tables([kept, table]).unify_dictionaries() if kept.num_rows else table
+                _write_parquet(path, table)
+
+    def _convert_csv(self) -> None:
+        """results.csv -> trials/ (called under the write lock when there is no trials/ yet).
+
+        The files are written into a temporary directory that is renamed to trials/ once complete,
+        so a crash mid-way leaves the CSV directory as it was.
+        """
+        df = self._read_csv()
+        for col in TEXT_COLUMNS:
+            df[col] = df[col].where(df[col].notna(), "")  # the CSV cannot tell "" from missing
+        staging = Path(tempfile.mkdtemp(dir=self.directory, prefix=f".{TRIALS_DIR}.", suffix=_TMP_SUFFIX))
+        try:
+            for tid, group in df.groupby("trial_id", sort=False):
+                if not _TRIAL_ID.fullmatch(str(tid)):
+                    raise StoreError(f"{self.csv_path}: trial_id {tid!r} cannot name a trial file")
+                _write_parquet(staging / f"{tid}{TRIAL_SUFFIX}", rows_table(group.to_dict("records")))
+            os.rename(staging, self.trials_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _fsync_dir(self.directory)
+
+    def export_csv(self, path: str | os.PathLike | None = None) -> Path:
+        """Write the whole table as CSV (default `DIR/results.csv`), atomically; returns its path."""
+        target = Path(path) if path is not None else self.csv_path
+        if self.path == self.csv_path and target == self.csv_path:
+            return target  # a CSV-only directory: the CSV is the store
+        table = self.read()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _flock(self.directory / WRITE_LOCK_FILE) if target == self.csv_path else contextlib.nullcontext():
+            replace_atomic(target, lambda f: table.to_csv(f, index=False, na_rep="", columns=list(COLUMNS)))
+        return target
 
     def _remove_stale_temps(self) -> None:
-        # Called under the write lock: any temp file now present was left by a killed writer.
-        for tmp in self.directory.glob(f"{_TMP_PREFIX}*{_TMP_SUFFIX}"):
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        # Called under the write lock: any temp file or directory now present was left by a killed writer.
+        for place in (self.directory, self.trials_dir):
+            for tmp in place.glob(f".*{_TMP_SUFFIX}"):
+                if tmp.is_dir():
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        tmp.unlink()
+
+
+def _write_parquet(path: Path, table: pa.Table) -> None:
+    replace_atomic(path, lambda f: pq.write_table(table, f))
 
 
 class SweepLock:
@@ -296,8 +447,9 @@ def check_owner(directory: str | os.PathLike, sweep: str) -> dict[str, Any] | No
         raise StoreError(f"{directory / MANIFEST_FILE}: {directory} holds the results of sweep "
                          f"{manifest['name']!r} (from {manifest.get('sweep_file', '?')}), not {sweep!r}; "
                          f"set another output directory (`out = ...` in the sweep file, or --out)")
-    if manifest is None and (directory / RESULTS_FILE).exists():
-        raise StoreError(f"{directory / RESULTS_FILE} exists but {directory} has no {MANIFEST_FILE}: it holds results "
+    held = [p for p in (directory / TRIALS_DIR, directory / RESULTS_FILE) if p.exists()]
+    if manifest is None and held:
+        raise StoreError(f"{held[0]} exists but {directory} has no {MANIFEST_FILE}: it holds results "
                          f"not written by a sweep (e.g. `eggroll-bench train --out`); set another output directory")
     return manifest
 
@@ -310,7 +462,7 @@ def write_manifest(directory: str | os.PathLike, manifest: Mapping[str, Any]) ->
 
 def record_result(out_dir: str | os.PathLike, result: TrainResult, *, sweep: str = "train",
                   trial: str | None = None) -> str:
-    """Append one `TrainResult` to `out_dir/results.csv` (for `eggroll-bench train --out`).
+    """Add one `TrainResult` to `out_dir` (for `eggroll-bench train --out`), then re-export results.csv.
 
     Returns the trial id (computed from the result's config unless `trial` is given). Refuses a
     directory that a sweep of another name owns.
@@ -324,6 +476,8 @@ def record_result(out_dir: str | os.PathLike, result: TrainResult, *, sweep: str
     task = get_task(result.env)
     tid = trial or trial_id(result.algo, result.env, result.budget, result.hparams)
     rows = rows_from_result(result, sweep=sweep, trial_id=tid, suite=task.suite, random_return=task.random_return)
-    ResultsStore(out_dir).append(rows)
+    store = ResultsStore(out_dir)
+    store.append(rows)
+    store.export_csv()  # a lone run is a whole "sweep": its end is when the export is due
     return tid
 

@@ -11,7 +11,7 @@ import pytest
 
 from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
 from eggroll_bench.sweeps import store
-from eggroll_bench.sweeps.schema import COLUMNS, SCHEMA_VERSION
+from eggroll_bench.sweeps.schema import COLUMNS, SCHEMA_VERSION, TEXT_COLUMNS
 from eggroll_bench.sweeps.store import (LockHeld, ResultsStore, StoreError, SweepLock, check_owner, failed_result, lock_holder,
                           record_result, rows_from_result, trial_id, write_manifest)
 
@@ -69,61 +69,170 @@ def test_failed_result_rows_carry_the_error():
     assert out[0]["return_mean"] is None and math.isnan(out[0]["compile_s"])
 
 
-def test_append_writes_a_table_pandas_reads(tmp_path):
+def same(a, b) -> bool:
+    missing = lambda v: v is None or (isinstance(v, float) and math.isnan(v))  # noqa: E731
+    return (missing(a) and missing(b)) or a == b
+
+
+def assert_table_is(table: pd.DataFrame, expected: list[dict]) -> None:
+    assert tuple(table.columns) == COLUMNS and len(table) == len(expected)
+    got = sorted(table.to_dict("records"), key=lambda r: (r["trial_id"], r["seed"], r["row_type"], r["updates"]))
+    want = sorted(expected, key=lambda r: (r["trial_id"], r["seed"], r["row_type"], r["updates"]))
+    for g, w in zip(got, want):
+        diff = {c: (g[c], w[c]) for c in COLUMNS if not same(g[c], w[c])}
+        assert not diff, diff
+
+
+def test_each_trial_is_one_parquet_file_and_read_gives_back_the_rows(tmp_path):
     s = ResultsStore(tmp_path / "r")
-    s.append(rows(make_result(seeds=(0, 1)), tid="t1"))
-    s.append(rows(make_result(seeds=(0, 1), base=50.0), tid="t2"))
-    table = pd.read_csv(tmp_path / "r" / "results.csv", dtype={"trial_id": str})
-    assert tuple(table.columns) == COLUMNS and len(table) == 2 * (2 * 3 + 2)
-    assert s.finished() == {"t1": {0: "done", 1: "done"}, "t2": {0: "done", 1: "done"}}
-    final = table[(table.row_type == "final") & (table.trial_id == "t2")]
-    assert list(final.return_mean) == [52.0, 53.0]
-    assert json.loads(final.hparams.iloc[0]) == HP
+    assert tuple(s.read().columns) == COLUMNS and s.read().empty and s.finished() == {}
+    t1 = rows(make_result(seeds=(0, 1)), tid="t1")
+    t2 = rows(failed_result("ppo", "Pendulum-v1", HP, 500, [0, 1], "RuntimeError: boom"), tid="t2")
+    s.append(t1)
+    s.append(t2)
+    assert sorted(p.name for p in (tmp_path / "r" / "trials").iterdir()) == ["t1.parquet", "t2.parquet"]
+    assert not (tmp_path / "r" / "results.csv").exists()  # the CSV is an export, not written per trial
+    assert_table_is(s.read(), t1 + t2)
+    assert s.finished() == {"t1": {0: "done", 1: "done"}, "t2": {0: "failed", 1: "failed"}}
+    table = s.read()
+    assert table.seed.dtype == "int64" and table.return_mean.dtype == "float64"
+    assert list(table.trial_id) == ["t1"] * 8 + ["t2"] * 2  # rows in the order they were appended
+    one_call = pd.read_parquet(tmp_path / "r" / "trials")  # the whole table, one pandas call
+    assert set(one_call.columns) == set(COLUMNS) and len(one_call) == 10
 
 
-def test_append_replaces_rows_of_the_same_trial_and_seed_and_keeps_other_bytes(tmp_path):
+def test_a_trials_config_is_stored_once_per_file_not_once_per_row(tmp_path):
+    import pyarrow.parquet as pq
+
+    big = {**HP, "notes": "".join(f"{i:x}" for i in range(3000))}  # ~10 kB of JSON
+    s = ResultsStore(tmp_path)
+    s.append(rows(make_result(seeds=(0, 1, 2, 3), points=40, hparams=big), tid="big"))
+    meta = pq.ParquetFile(tmp_path / "trials" / "big.parquet").metadata
+    hp = meta.row_group(0).column(COLUMNS.index("hparams"))
+    assert meta.num_rows == 4 * 41 and hp.path_in_schema == "hparams"
+    assert hp.total_uncompressed_size < 2 * len(json.dumps(big))  # one copy, plus 164 small indices
+
+
+def test_a_retried_trial_replaces_its_file_and_keeps_the_others(tmp_path):
     s = ResultsStore(tmp_path)
     s.append(rows(tid="keep"))
     s.append(rows(make_result(statuses=["failed", "failed"], points=0), tid="retry"))
-    before = s.path.read_text().splitlines()
-    s.append(rows(make_result(base=99.0), tid="retry"))  # the retried trial's rows replace the old ones
-    after = s.path.read_text().splitlines()
-    table = s.read()
-    assert len(table) == 2 * 8 and not table.duplicated(["trial_id", "seed", "row_type", "updates"]).any()
+    keep_bytes = (tmp_path / "trials" / "keep.parquet").read_bytes()
+    retried = rows(make_result(base=99.0), tid="retry")
+    s.append(retried)
+    assert (tmp_path / "trials" / "keep.parquet").read_bytes() == keep_bytes  # untouched
+    assert_table_is(s.read(), rows(tid="keep") + retried)
     assert s.finished()["retry"] == {0: "done", 1: "done"}
-    keep_lines = [line for line in before if ",keep," in line]
-    assert keep_lines and all(line in after for line in keep_lines)  # untouched rows are byte-identical
+    assert list(s.read().trial_id.unique()) == ["keep", "retry"]
 
 
-def test_crash_while_writing_leaves_the_old_table_and_no_temp_file(tmp_path, monkeypatch):
+def test_rerunning_some_seeds_keeps_the_trials_other_seeds(tmp_path):
+    s = ResultsStore(tmp_path)
+    first = rows(make_result(seeds=(0, 1), statuses=["done", "failed"]), tid="t")
+    s.append(first)
+    seed1 = rows(make_result(seeds=(1,), base=70.0), tid="t")
+    s.append(seed1)
+    assert_table_is(s.read(), [r for r in first if r["seed"] == 0] + seed1)
+    assert s.finished() == {"t": {0: "done", 1: "done"}}
+
+
+def test_crash_while_writing_leaves_the_old_files_and_no_partial_trial(tmp_path, monkeypatch):
     s = ResultsStore(tmp_path)
     s.append(rows(tid="t1"))
-    old = s.path.read_bytes()
+    old = (tmp_path / "trials" / "t1.parquet").read_bytes()
 
     def crash(*args):
         raise OSError("disk vanished")
 
     monkeypatch.setattr(store.os, "replace", crash)
     with pytest.raises(OSError, match="disk vanished"):
-        s.append(rows(tid="t2"))
+        s.append(rows(tid="t2"))  # a new trial
+    with pytest.raises(OSError, match="disk vanished"):
+        s.append(rows(make_result(base=5.0), tid="t1"))  # a retry
     monkeypatch.undo()
-    assert s.path.read_bytes() == old
-    assert not list(tmp_path.glob("*.tmp"))
+    assert (tmp_path / "trials" / "t1.parquet").read_bytes() == old
+    assert sorted(p.name for p in (tmp_path / "trials").iterdir()) == ["t1.parquet"]  # no t2, no temp file
+    assert set(s.finished()) == {"t1"}
 
 
-def test_stale_temp_files_of_a_killed_writer_are_removed(tmp_path):
+def test_temp_files_of_a_killed_writer_are_ignored_then_removed(tmp_path):
     s = ResultsStore(tmp_path)
-    stale = tmp_path / ".results.csv.abc123.tmp"
-    stale.write_text("half a tab")
     s.append(rows(tid="t1"))
-    assert not stale.exists() and s.finished() == {"t1": {0: "done", 1: "done"}}
+    stale = [tmp_path / "trials" / ".t2.parquet.abc123.tmp", tmp_path / ".results.csv.x1.tmp"]
+    for path in stale:
+        path.write_bytes(b"PAR1 half a file")  # what SIGKILL mid-write leaves
+    staging = tmp_path / ".trials.q9.tmp"
+    staging.mkdir()
+    (staging / "t9.parquet").write_bytes(b"PAR1")
+    assert s.finished() == {"t1": {0: "done", 1: "done"}} and len(s.read()) == 8  # never read
+    s.append(rows(tid="t3"))
+    assert not any(p.exists() for p in stale + [staging])
+    assert set(s.finished()) == {"t1", "t3"}
 
 
-def test_a_table_of_another_schema_is_refused(tmp_path):
+def test_bad_rows_are_refused_before_anything_is_written(tmp_path):
+    s = ResultsStore(tmp_path)
+    with pytest.raises(StoreError, match="trial_id '../x'"):
+        s.append(rows(tid="../x"))
+    bad = rows(tid="ok")
+    bad[0] = {**bad[0], "seed": "zero"}
+    with pytest.raises(StoreError, match="column 'seed'"):
+        s.append(bad)
+    with pytest.raises(StoreError, match=r"unknown columns \['colour'\]"):
+        s.append([{**rows(tid="ok")[0], "colour": "red"}])
+    assert s.finished() == {} and not (tmp_path / "trials").exists()
+
+
+def old_csv(directory, table_rows):
+    """A results directory as the CSV store wrote it before trials/ existed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(table_rows, columns=list(COLUMNS)).to_csv(directory / "results.csv", index=False, na_rep="")
+
+
+def test_an_old_csv_directory_reads_and_converts_on_its_first_append(tmp_path):
+    from eggroll_bench.plots.load import load_results
+
+    old_rows = rows(tid="0123") + rows(make_result(base=40.0), tid="4e56")  # all-digit / exponent-like ids
+    old_csv(tmp_path, old_rows)
+    s = ResultsStore(tmp_path)
+    assert s.path == tmp_path / "results.csv"
+    assert s.finished() == {"0123": {0: "done", 1: "done"}, "4e56": {0: "done", 1: "done"}}
+    csv_table = s.read()
+    assert list(csv_table.trial_id.unique()) == ["0123", "4e56"] and len(csv_table) == 16
+    assert len(load_results(tmp_path)) == 16
+    csv_bytes = (tmp_path / "results.csv").read_bytes()
+    new = rows(make_result(base=7.0), tid="abcd")
+    s.append(new)  # converts the CSV into trials/, then adds the new trial
+    assert s.path == tmp_path / "trials" and (tmp_path / "results.csv").read_bytes() == csv_bytes
+    expected = [{**r, "error": r["error"] or ""} for r in old_rows]
+    assert_table_is(s.read(), expected + new)
+    assert set(s.finished()) == {"0123", "4e56", "abcd"}
+    assert len(load_results(tmp_path)) == 24  # trials/ wins over the (now stale) CSV
+
+
+def test_a_csv_of_another_schema_is_refused_and_left_alone(tmp_path):
     (tmp_path / "results.csv").write_text("a,b\n1,2\n")
     with pytest.raises(StoreError, match="schema version"):
         ResultsStore(tmp_path).append(rows())
-    assert (tmp_path / "results.csv").read_text() == "a,b\n1,2\n"
+    assert (tmp_path / "results.csv").read_text() == "a,b\n1,2\n" and not (tmp_path / "trials").exists()
+
+
+def read_export(path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False,
+                       na_values={c: [""] for c in COLUMNS if c not in TEXT_COLUMNS})
+
+
+def test_export_csv_writes_the_table_read_csv_gives_back(tmp_path):
+    s = ResultsStore(tmp_path)
+    t1 = rows(tid="t1")
+    t2 = rows(failed_result("ppo", "Pendulum-v1", HP, 500, [0, 1], "boom, with a comma"), tid="t2")
+    s.append(t1)
+    s.append(t2)
+    assert s.export_csv() == tmp_path / "results.csv"
+    exported = read_export(tmp_path / "results.csv")
+    assert tuple(exported.columns) == COLUMNS
+    assert_table_is(exported, t1 + t2)
+    assert s.path == tmp_path / "trials"  # the export does not change where the store reads
 
 
 def test_sweep_lock_refuses_a_second_holder_and_names_the_first(tmp_path):
@@ -155,6 +264,7 @@ def test_record_result_for_a_lone_train_run(tmp_path):
     tid = record_result(tmp_path / "train", result)
     assert tid == trial_id("openes", "CartPole-v1", 1000, HP)
     table = ResultsStore(tmp_path / "train").read()
+    assert_table_is(read_export(tmp_path / "train" / "results.csv"), table.to_dict("records"))  # the export is current after each lone run
     final = table[table.row_type == "final"].iloc[0]
     assert final.sweep == "train" and final.trial_id == tid and final.seed == 7
     assert final.suite == "core16" and final.num_agents == 1
