@@ -14,7 +14,7 @@ Conventions: a flax kernel is stored (in n, out m), i.e. it is Wᵀ for W of sha
 - EGGROLL: matrices get E_i = A_i B_iᵀ/√r (A: m × r, B: n × r), applied in the forward as
   (σ/√r)(x B_i) A_iᵀ without building E_i; vectors get plain Gaussian noise as in OpenES.
   g_W = 1/(Nσ√r) Σ_i f_i A_i B_iᵀ — one einsum — and vectors as OpenES.
-  (DESIGN.md writes EGGROLL's update without the 1/σ; we keep the 1/σ for both algorithms so
+  (The paper writes EGGROLL's update without the 1/σ; we keep the 1/σ for both algorithms so
   that their updates have the same scale and EGGROLL → OpenES as r grows. It is a constant
   factor, absorbed by Adam and by the learning rate under SGD.)
 `f` is the shaped fitness (see `shape_fitness`); the optimiser is given −g (it minimises).

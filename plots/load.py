@@ -2,7 +2,7 @@
 
 The results are `DIR/trials/` (one Parquet file per trial, `sweeps/store.py`); a directory with only
 `results.csv` (written before the Parquet store, or a CSV export copied elsewhere) is read from that.
-Everything the figures need comes from this one table (DESIGN.md "Results", `sweeps/schema.py`).
+Everything the figures need comes from this one table (docs/design.md "Results", `sweeps/schema.py`).
 Problems that make plotting impossible raise `ResultsError`; gaps that only cost a figure or a
 task (no PPO reference, no random-policy return, an algorithm missing on a task) are returned
 as notes by `describe_gaps`, so the figures that can be drawn still are.

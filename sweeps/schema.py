@@ -1,4 +1,4 @@
-"""The results schema (DESIGN.md "Results"): one table, two kinds of row.
+"""The results schema (docs/design.md "Results"): one table, two kinds of row.
 
 `row_type == "eval"`: one row per (trial, seed, evaluation point) — the learning curve.
 `row_type == "final"`: one row per (trial, seed) — the trial's outcome, timing and throughput.
