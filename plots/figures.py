@@ -5,6 +5,7 @@ Each builder returns a matplotlib Figure, or a string saying why it cannot be dr
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,10 +15,12 @@ from eggroll_bench.plots import style  # first: selects the headless Agg backend
 import matplotlib.pyplot as plt  # noqa: E402  (after the backend choice)
 from eggroll_bench.plots.load import algo_order, task_order
 from eggroll_bench.plots.stats import mean_sem_over_tasks, ppo_reference, sem, t_interval
-from eggroll_bench.plots.tidy import Tables, agents_filter, common_grid, curve_band, seed_matrix
+from eggroll_bench.plots.tidy import Tables, agents_filter, common_grid, curve_band, seed_ends, seed_matrix
 
 X_LABELS = {"env_steps": "environment steps", "wall_s": "wall-clock (s), compile excluded"}
 X_TITLES = {"env_steps": "environment steps", "wall_s": "wall-clock time"}
+X_UNITS = {"env_steps": "env steps", "wall_s": "s"}
+TRUNCATION_MARK = 0.05  # a curve cut this far (fraction of the axis) before its longest seed is marked
 
 
 def curves_figure(tables: Tables, x: str, multi_agent: bool = False):
@@ -43,7 +46,7 @@ def curves_figure(tables: Tables, x: str, multi_agent: bool = False):
             style.mark_missing(ax, f"no {X_TITLES[x]} recorded in evaluation rows")
             notes.append(f"{task}: no evaluation rows with {x}")
             continue
-        clipped |= _draw_curves(ax, ev, x, [a for a in algos if a not in missing])
+        clipped |= _draw_curves(ax, ev, x, [a for a in algos if a not in missing], task, notes)
         if missing:
             text = "no " + ", ".join(style.label(a) for a in missing)
             ax.text(0.98, 0.03, text, transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
@@ -64,27 +67,78 @@ def curves_figure(tables: Tables, x: str, multi_agent: bool = False):
                  "(mean and 95% CI over seeds)")
     style.algo_legend(fig, algos)
     style.footnote(fig, notes + ["Each seed's curve is interpolated onto a common grid per task before "
-                                 "averaging (ES seeds evaluate at different env steps); band: 95% t-interval"
+                                 "averaging (ES seeds evaluate at different env steps), and a curve spans only "
+                                 "the range every one of its seeds covers (|: where other seeds ran further); "
+                                 "band: 95% t-interval"
                                  + (" (with few seeds it is wide: the y axis spans the seeds' returns and "
                                     "clips the band)." if clipped else ".")])
     return fig
 
 
-def _draw_curves(ax, ev: pd.DataFrame, x: str, algos: list[str]) -> bool:
-    """One panel's mean curves and bands; True when a band reaches past the y limits."""
+def _draw_curves(ax, ev: pd.DataFrame, x: str, algos: list[str], task: str = "",
+                 notes: list[str] | None = None) -> bool:
+    """One panel's mean curves and bands; True when a band reaches past the y limits.
+
+    A curve ends at its shortest seed's last evaluation (`tidy.curve_band`); where other seeds ran
+    on by more than TRUNCATION_MARK of the axis, the end is marked with a bar and `notes` says
+    where. An algorithm whose seeds share a single evaluation point is a marker (mean and
+    t-interval over seeds), with a `style.PlotWarning`: a one-point line would be invisible.
+    """
+    notes = [] if notes is None else notes
     grid = common_grid(ev, x)
     values, clipped = [], False
     for algo in algos:
-        matrix = seed_matrix(ev[ev["algo"] == algo], x, grid)
+        sub = ev[ev["algo"] == algo]
+        colour, name = style.colour(algo), style.label(algo)
+        per_seed = sub.groupby(["trial_id", "seed"])[x].nunique()
+        if per_seed.max() <= 1:  # one evaluation per seed: no curve to draw
+            points = sub[np.isfinite(sub["return_mean"])]
+            mean, lo, hi, n = t_interval(points["return_mean"].to_numpy(float))
+            at = float(points[x].mean())
+            ax.errorbar([at], [mean], yerr=[[mean - lo], [hi - mean]], color=colour, marker="o", ms=7, capsize=3)
+            values.append(points["return_mean"].to_numpy(float))
+            _warn(notes, f"{task}: {name} has a single evaluation point (at {at:,.0f} {X_UNITS[x]}, {int(n)} seeds), "
+                  "drawn as a marker, not a curve")
+            continue
+        matrix = seed_matrix(sub, x, grid)
         band = curve_band(matrix)
-        ax.plot(grid, band["mean"], color=style.colour(algo), lw=2, label=style.label(algo))
-        ax.fill_between(grid, band["lo"], band["hi"], color=style.colour(algo), alpha=0.2, lw=0)
+        finite = np.flatnonzero(np.isfinite(band["mean"].to_numpy()))
         data = matrix[np.isfinite(matrix)]
         values.append(data)
+        if finite.size == 0:
+            _warn(notes, f"{task}: {name}'s seeds share no {X_UNITS[x]} range with every seed evaluated, so no mean curve")
+            continue
+        if finite.size == 1:
+            i = finite[0]
+            ax.errorbar([grid[i]], [band["mean"][i]], yerr=[[band["mean"][i] - band["lo"][i]],
+                                                            [band["hi"][i] - band["mean"][i]]],
+                        color=colour, marker="o", ms=7, capsize=3)
+            _warn(notes, f"{task}: {name}'s seeds overlap at a single point (at {grid[i]:,.0f} {X_UNITS[x]}), drawn as a "
+                  "marker, not a curve")
+            continue
+        ax.plot(grid, band["mean"], color=colour, lw=2, label=name)
+        ax.fill_between(grid, band["lo"], band["hi"], color=colour, alpha=0.2, lw=0)
+        ends = seed_ends(matrix, grid)
+        cut = grid[finite[-1]]
+        if ends.size and ends.max() - cut > TRUNCATION_MARK * grid[-1]:
+            ax.plot([cut], [band["mean"][finite[-1]]], color=colour, marker="|", ms=14, mew=2.5)
+            later = int(np.sum(ends > cut))
+            notes.append(f"{task}: {name} ends at {_amount(cut, x)}, where its shortest seed ends; "
+                         f"{later} of {ends.size} seeds ran to {_amount(ends.max(), x)}")
         if data.size and np.isfinite(band["lo"]).any():
             clipped |= bool(np.nanmin(band["lo"]) < data.min() or np.nanmax(band["hi"]) > data.max())
     _limit_to_data(ax, np.concatenate(values) if values else np.empty(0))
     return clipped
+
+
+def _amount(value: float, x: str) -> str:
+    return f"{value:,.0f} env steps" if x == "env_steps" else f"{value:,.1f} s"
+
+
+def _warn(notes: list[str], message: str) -> None:
+    """Say it under the figure and to whoever renders it (`plots.render` lists it with the gaps)."""
+    notes.append(message)
+    warnings.warn(message, style.PlotWarning, stacklevel=3)
 
 
 def _plural(n: int, word: str) -> str:
@@ -152,8 +206,9 @@ def paper_curves(finals: pd.DataFrame, evals: pd.DataFrame) -> PaperCurves | str
         for task in tasks:
             m = seed_matrix(ev[(ev["algo"] == algo) & (ev["env"] == task)], x, grid) / ref[task]
             if m.shape[0]:
-                means.append(t_interval(m, axis=0)[0])  # NaN-aware mean, NaN where no seed has data
-                sems.append(sem(m, axis=0))
+                mean = curve_band(m)["mean"].to_numpy()  # only where every seed of the task has data
+                means.append(mean)
+                sems.append(np.where(np.isfinite(mean), sem(m, axis=0), np.nan))
                 used.append(task)
         if used:
             mean, err = mean_sem_over_tasks(np.array(means), np.array(sems))

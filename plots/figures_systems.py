@@ -92,6 +92,14 @@ def training_time_figure(tables: Tables):
     pairs = timing_pairs(tables.trials)
     if pairs.empty:
         return "no EGGROLL or OpenES results"
+    both = pairs["eggroll"].map(lambda v: isinstance(v, str)) & pairs["openes"].map(lambda v: isinstance(v, str))
+    if not both.any():  # a one-algorithm bar chart says nothing about the speed-up it is for
+        ran = [a for a in ES if pairs[a].map(lambda v: isinstance(v, str)).any()]
+        if len(ran) == 1:
+            other = next(a for a in ES if a not in ran)
+            return (f"only {style.label(ran[0])} ran (no {style.label(other)} results), so there is no "
+                    "EGGROLL vs OpenES time to compare")
+        return "EGGROLL and OpenES never ran on the same task, so there is no time to compare"
     trials = tables.trials.set_index("trial_id")
     times, notes, ratios, labels = [], [], {}, []
     for _, p in pairs.iterrows():

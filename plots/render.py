@@ -1,6 +1,7 @@
 """Render every figure and the summary table from one results directory."""
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -10,6 +11,7 @@ from eggroll_bench.plots.figures import curves_figure, paper_curve_figure
 from eggroll_bench.plots.figures_scores import paper_scores_figure, scores_figure
 from eggroll_bench.plots.figures_systems import multiagent_time_figure, throughput_figure, training_time_figure
 from eggroll_bench.plots.load import describe_gaps, load_results, results_path
+from eggroll_bench.plots.sensitivity import file_name, sensitivity_figure, sweep_keys, write_sweep_table
 from eggroll_bench.plots.summary import write_summary
 from eggroll_bench.plots.tidy import Tables, build_tables
 
@@ -46,7 +48,16 @@ def _builders(tables: Tables, style_name: str, inference: Path | None, out: Path
         ("multiagent_curves_wall_clock", lambda: curves_figure(tables, "wall_s", multi_agent=True)),
         ("multiagent_time", lambda: multiagent_time_figure(tables)),
         ("summary", lambda: write_summary(tables, out)),
-    ]
+        ("sweep_table", lambda: write_sweep_table(tables, out)),
+    ] + _sensitivity_builders(tables)
+
+
+def _sensitivity_builders(tables: Tables) -> list[tuple[str, Callable]]:
+    """One figure per hyperparameter that a sweep varied (names are only known from the data)."""
+    keys = sweep_keys(tables)
+    if not keys:
+        return [("sensitivity", lambda: "no hyperparameter varies between the trials of an algorithm and task")]
+    return [(file_name(key), lambda key=key: sensitivity_figure(tables, key)) for key in keys]
 
 
 def render(results_dir: str | Path, out_dir: str | Path | None = None, style_name: str = "robust",
@@ -62,14 +73,22 @@ def render(results_dir: str | Path, out_dir: str | Path | None = None, style_nam
     inference = Path(inference) if inference is not None else source.parent / INFERENCE_FILE
     style.set_theme()
     outputs: dict[str, list[Path] | str] = {}
+    drawn: list[str] = []  # what the figures show differently from the data (style.PlotWarning)
     for name, build in _builders(tables, style_name, inference, out):
-        try:
-            made = build()
-            outputs[name] = made if isinstance(made, (str, list)) else style.save(made, out, name)
-        except Exception as err:  # one broken figure must not cost the others
-            style.plt.close("all")
-            outputs[name] = f"error: {type(err).__name__}: {err}"
-    return Rendered(outputs, describe_gaps(rows) + tables.notes)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", style.PlotWarning)
+            try:
+                made = build()
+                outputs[name] = made if isinstance(made, (str, list)) else style.save(made, out, name)
+            except Exception as err:  # one broken figure must not cost the others
+                style.plt.close("all")
+                outputs[name] = f"error: {type(err).__name__}: {err}"
+        for w in caught:
+            if issubclass(w.category, style.PlotWarning):
+                drawn.append(f"{name}: {w.message}")
+            else:  # not ours: pass it on as if it had not been caught
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return Rendered(outputs, describe_gaps(rows) + tables.notes + drawn)
 
 
 def render_all(results_dir: str | Path, out_dir: str | Path | None = None, style: str = "robust",

@@ -112,13 +112,17 @@ def random_returns(finals: pd.DataFrame) -> pd.Series:
     return finals.dropna(subset=["random_return"]).groupby("env")["random_return"].first()
 
 
-def normalised_scores(finals: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+def normalised_scores(finals: pd.DataFrame, reference: pd.DataFrame | None = None
+                      ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Per-seed PPO-normalised scores, and the tasks whose score is undefined with the reason.
 
     `finals` has one row per (algo, env, seed) with `final_return` and `random_return`.
+    `reference` (default: `finals`) holds the seeds R_PPO and R_random are taken from: scoring every
+    configuration of a sweep against the PPO trial the summary shows, not against all PPO
+    configurations pooled, keeps the sweep table's scores on the summary's scale.
     Returns `finals` restricted to defined tasks with a `score` column added.
     """
-    ref = ppo_reference(finals)
+    ref = ppo_reference(finals if reference is None else reference)
     rnd = random_returns(finals)
     missing: dict[str, str] = {}
     for env in sorted(finals["env"].unique()):
@@ -129,8 +133,8 @@ def normalised_scores(finals: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str
         elif not ref[env] > rnd[env]:
             missing[env] = f"PPO ({ref[env]:.3g}) not above random ({rnd[env]:.3g})"
     out = finals[~finals["env"].isin(list(missing)) & np.isfinite(finals["final_return"])].copy()
-    r_ppo = out["env"].map(ref)
-    r_rnd = out["env"].map(rnd)
+    r_ppo = out["env"].map(ref).astype(float)  # an empty map would otherwise keep the str dtype of env
+    r_rnd = out["env"].map(rnd).astype(float)
     out["r_ppo"] = r_ppo
     out["r_random"] = r_rnd
     out["score"] = (out["final_return"] - r_rnd) / (r_ppo - r_rnd)

@@ -21,6 +21,11 @@ FORMATS = ("png", "pdf")
 NOTE_COLOUR = "#555555"
 
 
+class PlotWarning(UserWarning):
+    """Something a figure shows differently from what the data might suggest (a one-point curve, a
+    figure left out). `plots.render.render` turns these into the notes the `plot` command prints."""
+
+
 def colour(algo: str) -> str:
     return PALETTE.get(algo, OTHER_COLOUR)
 

@@ -8,11 +8,11 @@ import pandas as pd
 
 from eggroll_bench.plots.load import algo_order, task_order
 from eggroll_bench.plots.stats import normalised_scores
-from eggroll_bench.plots.tidy import Tables
+from eggroll_bench.plots.tidy import Tables, config_label, varied_hparams
 
 COLUMNS = ("algo", "env", "num_agents", "seeds", "return_mean", "return_std", "normalised_score",
            "score_note", "r_ppo", "random_return", "run_s", "compile_s", "steps_per_s", "statuses",
-           "configs", "trial_id")
+           "configs", "config", "trial_id")
 
 
 def summary_table(tables: Tables) -> pd.DataFrame:
@@ -22,6 +22,7 @@ def summary_table(tables: Tables) -> pd.DataFrame:
     finals = tables.selected_finals
     scores, undefined = normalised_scores(finals)
     trials = tables.trials[tables.trials["selected"]].set_index("trial_id")
+    varied = varied_hparams(tables.trials)
     rows = []
     for (algo, env), g in finals.groupby(["algo", "env"], sort=False):
         ok = g["final_return"].to_numpy(float)
@@ -40,7 +41,8 @@ def summary_table(tables: Tables) -> pd.DataFrame:
             "random_return": g["random_return"].dropna().iloc[0] if g["random_return"].notna().any() else np.nan,
             "run_s": t["run_s"], "compile_s": t["compile_s"], "steps_per_s": t["steps_per_s"],
             "statuses": ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())),
-            "configs": int(t["configs"]), "trial_id": trial_id,
+            "configs": int(t["configs"]), "config": config_label(t["hparams"], varied.get((algo, env), [])),
+            "trial_id": trial_id,
         })
     out = pd.DataFrame(rows, columns=list(COLUMNS))
     rank = {**{a: i for i, a in enumerate(algo_order(out["algo"]))},
@@ -55,15 +57,21 @@ def _fmt(value, spec: str = ".4g") -> str:
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (no extra dependency)."""
+    """A GitHub-flavoured Markdown table (no extra dependency). A sweep that ran several
+    configurations of an algorithm on a task gets a last column naming the one each row reports."""
     header = ["algo", "task", "agents", "seeds", "final return (mean ± std)", "normalised score",
               "run s", "compile s", "env steps / s", "statuses"]
+    swept = bool((table["configs"] > 1).any())
+    if swept:
+        header.append("configuration (of N tried)")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, r in table.iterrows():
         ret = _fmt(r["return_mean"]) + ("" if not np.isfinite(r["return_std"]) else f" ± {_fmt(r['return_std'])}")
         score = _fmt(r["normalised_score"], ".3f") if r["score_note"] == "" else f"– ({r['score_note']})"
         cells = [r["algo"], r["env"], r["num_agents"], r["seeds"], ret, score, _fmt(r["run_s"], ".1f"),
                  _fmt(r["compile_s"], ".1f"), _fmt(r["steps_per_s"], ",.0f"), r["statuses"]]
+        if swept:
+            cells.append(f"{r['config']} (of {r['configs']})" if r["configs"] > 1 else "")
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -76,5 +84,8 @@ def write_summary(tables: Tables, out_dir: Path) -> list[Path]:
     md.write_text("# Results summary\n\n" + to_markdown(table) + "\nFinal return: last evaluation of each "
                   "seed. Normalised score: (R − R_random) / (R_PPO − R_random), R_PPO = mean over PPO "
                   "seeds of the final return. run s / compile s: the trial's call (its seeds run together); "
-                  "env steps / s: all its seeds' env steps per run second.\n")
+                  "env steps / s: all its seeds' env steps per run second."
+                  + (" Configuration: the values of the hyperparameters that differ between the configurations "
+                     "of that algorithm and task (all of them: sweep_table.md)." if (table["configs"] > 1).any() else "")
+                  + "\n")
     return [csv, md]

@@ -9,6 +9,7 @@ scaling runs), so the curves and the scores always describe the same trial.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -136,12 +137,62 @@ def seed_matrix(evals: pd.DataFrame, x: str, grid: np.ndarray, y: str = "return_
 
 
 def curve_band(matrix: np.ndarray) -> pd.DataFrame:
-    """Mean and 95% t-interval over seeds at each grid point, where at least half the seeds have data.
+    """Mean and 95% t-interval over seeds at each grid point that every seed covers (NaN elsewhere).
 
-    Requiring half the seeds keeps one seed that stopped early (diverged) from ending the curve,
-    without letting a lone surviving seed draw the tail.
+    A mean over whichever seeds happen to reach a point would change its population along the
+    curve: a seed that stopped early (diverged, or a shorter ES run) would make the tail the mean
+    of the survivors, which looks like learning or collapse that no seed did. So a curve ends at
+    its shortest seed's last evaluation (and starts at its latest first one); figures mark the end
+    when other seeds went further (`seed_ends`).
     """
+    seeds = int(np.isfinite(matrix).any(axis=1).sum()) if matrix.size else 0
     mean, lo, hi, n = t_interval(matrix, axis=0)
-    enough = n >= max(1, int(np.ceil(matrix.shape[0] / 2)))
-    return pd.DataFrame({"mean": np.where(enough, mean, np.nan), "lo": np.where(enough, lo, np.nan),
-                         "hi": np.where(enough, hi, np.nan), "n": n})
+    full = (n == seeds) & (seeds > 0)
+    return pd.DataFrame({"mean": np.where(full, mean, np.nan), "lo": np.where(full, lo, np.nan),
+                         "hi": np.where(full, hi, np.nan), "n": n})
+
+
+def seed_ends(matrix: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Each seed's last grid point with data (seeds without any data left out)."""
+    return np.array([grid[np.flatnonzero(np.isfinite(row))[-1]] for row in matrix if np.isfinite(row).any()])
+
+
+def _canonical(value) -> str:
+    """A hashable, order-independent form of a hyperparameter value (lists and dicts included)."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def varied_hparams(trials: pd.DataFrame) -> dict[tuple[str, str], list[str]]:
+    """Per (algo, env): the hyperparameters whose values differ between that pair's trials, sorted.
+
+    A key one trial has and another lacks counts as varied. Pairs with one trial map to [].
+    """
+    hp = hparams_frame(trials["hparams"])
+    out: dict[tuple[str, str], list[str]] = {}
+    for (algo, env), idx in trials.groupby(["algo", "env"], sort=False).groups.items():
+        group = hp.loc[idx]
+        keys = [k for k in group.columns
+                if len({_canonical(v) if _present(v) else None for v in group[k]}) > 1]
+        out[(algo, env)] = sorted(keys)
+    return out
+
+
+def _present(value) -> bool:
+    """False for the NaN that `hparams_frame` fills in where a trial lacks a key."""
+    return not (isinstance(value, float) and np.isnan(value))
+
+
+def config_label(hparams: str, keys: list[str]) -> str:
+    """"lr=0.01, sigma=0.05": a trial's values of `keys` (its varied hyperparameters)."""
+    values = hparams_frame(pd.Series([hparams])).iloc[0] if keys else pd.Series(dtype=object)
+    return ", ".join(f"{k}={format_value(values.get(k, np.nan))}" for k in keys)
+
+
+def format_value(value) -> str:
+    if not _present(value):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, dict)):
+        return _canonical(value)
+    return str(value)

@@ -10,7 +10,7 @@ import pytest
 
 from eggroll_bench.cli.plot import add_parser
 from eggroll_bench.plots.load import ResultsError, describe_gaps, load_results
-from eggroll_bench.plots.render import render
+from eggroll_bench.plots.render import Rendered, render
 from eggroll_bench.sweeps.schema import COLUMNS, SCHEMA_VERSION
 
 # task -> (num_agents, random_return, algos, final return per algo)
@@ -289,11 +289,12 @@ def test_seed_curves_interpolated_onto_common_grid():
     m = seed_matrix(evals, "env_steps", grid)
     np.testing.assert_allclose(m, [[0, 5, 10, np.nan], [0, 10, 10, 10]])  # never extrapolated
     band = curve_band(m)
-    np.testing.assert_allclose(band["mean"], [0, 7.5, 10, 10])
+    np.testing.assert_allclose(band["mean"], [0, 7.5, 10, np.nan])  # seed 0 ends at 100
     np.testing.assert_array_equal(band["n"], [2, 2, 2, 1])
-    # 3 seeds, one stopping early: the curve continues while at least 2 of 3 have data
-    m3 = np.array([[1.0, 1.0, 1.0], [3.0, 3.0, np.nan], [2.0, np.nan, np.nan]])
-    np.testing.assert_allclose(curve_band(m3)["mean"], [2.0, 2.0, np.nan])
+    # 3 seeds, one stopping early: the mean ends where the shortest seed ends, and starts where the
+    # latest one starts, so it never becomes the mean of a different set of seeds along the way
+    m3 = np.array([[1.0, 1.0, 1.0, 1.0], [3.0, 3.0, 3.0, np.nan], [np.nan, 2.0, 2.0, 2.0]])
+    np.testing.assert_allclose(curve_band(m3)["mean"], [np.nan, 2.0, 2.0, np.nan])
 
 
 def test_timing_pairs_compare_matching_settings():
@@ -358,3 +359,211 @@ def test_paper_curves_end_at_one_for_ppo_when_the_last_update_overshoots_the_bud
     expected = np.mean([np.mean([8.0, 14.0]) / 11.0, np.mean([10.0, 5.0]) / 5.0])
     assert egg_mean[-1] == pytest.approx(expected, rel=1e-12)
     assert any("PPO from 1.00" in note for note in curves.notes)
+
+
+# --- sweeps with several configurations per (algorithm, task) ---------------------------------
+
+LRS = (0.001, 0.01, 0.1)
+SIGMAS = (0.02, 0.05)
+
+
+def sweep_results() -> pd.DataFrame:
+    """ES over an lr × sigma grid on CartPole and Pendulum (final return = base + 100·log10(lr/0.001)
+    + 1000·(sigma − 0.02)), and one PPO configuration per task as the reference."""
+    rows = []
+    for env in ("CartPole-v1", "Pendulum-v1"):
+        agents, rnd, _, finals = TASKS[env]
+        rows += _trial("ppo", env, agents, rnd, finals["ppo"], {"hidden": 64, "lr": 3e-4})
+        for algo in ("eggroll", "openes"):
+            for lr in LRS:
+                for sigma in SIGMAS:
+                    final = finals[algo] - 200 + 100 * np.log10(lr / 0.001) + 1000 * (sigma - 0.02)
+                    hp = {"hidden": 64, "pop_size": 64, "lr": lr, "sigma": sigma, "rank": 1}
+                    rows += _trial(algo, env, agents, rnd, final, hp, tid=f"{algo}-{env}-{lr}-{sigma}")
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def render_only(directory: Path, wanted) -> Rendered:
+    """`render`'s loop over the builders whose names pass `wanted`: the curve figures are the slow
+    part of a full render, and these tests do not look at them."""
+    from eggroll_bench.plots import style
+    from eggroll_bench.plots.render import _builders
+    from eggroll_bench.plots.tidy import build_tables
+
+    tables = build_tables(load_results(directory))
+    out = directory / "figures"
+    outputs = {}
+    for name, build in _builders(tables, "robust", None, out):
+        if wanted(name):
+            made = build()
+            outputs[name] = made if isinstance(made, (str, list)) else style.save(made, out, name)
+    return Rendered(outputs, tables.notes)
+
+
+def _sweep_outputs(name: str) -> bool:
+    return name in ("summary", "sweep_table") or name.startswith("sensitivity")
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    d = write(sweep_results(), tmp_path_factory.mktemp("grid"))
+    return d, render_only(d, _sweep_outputs)
+
+
+def test_sweep_table_lists_every_configuration_with_its_varied_hyperparameters(swept):
+    d, result = swept
+    assert [p.name for p in result.outputs["sweep_table"]] == ["sweep_table.csv", "sweep_table.md"]
+    t = pd.read_csv(d / "figures" / "sweep_table.csv", keep_default_na=False, na_values=[""])
+    # only what varies between the trials of one (algo, task): not hidden, pop_size or rank; PPO ran once
+    assert list(t.columns[:4]) == ["algo", "env", "lr", "sigma"]
+    assert "hidden" not in t.columns and "rank" not in t.columns
+    assert len(t) == 2 * 2 * 6 and set(t["algo"]) == {"eggroll", "openes"}
+    row = t[(t["algo"] == "eggroll") & (t["env"] == "CartPole-v1") & (t["lr"] == 0.01) & (t["sigma"] == 0.05)].iloc[0]
+    final = 420 - 200 + 100 + 30  # seeds at -10, 0, +10 around it
+    assert row["return_mean"] == pytest.approx(final) and row["return_sem"] == pytest.approx(10 / np.sqrt(3))
+    assert row["normalised_score"] == pytest.approx((final - 20) / (500 - 20))
+    assert (row["seeds"], row["run_s"], row["statuses"]) == (3, 30.0, "done: 3")
+    shown = t[t["selected"]].set_index(["algo", "env"])
+    assert tuple(shown.loc[("eggroll", "CartPole-v1"), ["lr", "sigma"]]) == (0.1, 0.05)
+    md = (d / "figures" / "sweep_table.md").read_text()
+    assert "| algo | task | lr | sigma | seeds | final return (mean ± SEM) |" in md
+    assert f"| eggroll | CartPole-v1 | 0.1 | 0.05 | 3 | {420 - 200 + 200 + 30:g} ± 5.8 |" in md
+
+
+def test_summary_names_the_chosen_configuration(swept):
+    d, _ = swept
+    s = pd.read_csv(d / "figures" / "summary.csv", keep_default_na=False).set_index(["algo", "env"])
+    assert s.loc[("eggroll", "CartPole-v1"), "config"] == "lr=0.1, sigma=0.05"
+    assert s.loc[("ppo", "CartPole-v1"), "config"] == ""  # one configuration: nothing was chosen
+    md = (d / "figures" / "summary.md").read_text()
+    assert "lr=0.1, sigma=0.05 (of 6)" in md
+
+
+def test_one_sensitivity_figure_per_varied_hyperparameter(swept):
+    d, result = swept
+    made = sorted(k for k in result.outputs if k.startswith("sensitivity"))
+    assert made == ["sensitivity_lr", "sensitivity_sigma"]
+    for name in made:
+        assert [p.name for p in result.outputs[name]] == [f"{name}.png", f"{name}.pdf"]
+    assert result.errors == {}
+
+
+def test_sensitivity_points_average_tasks_and_other_hyperparameters(swept):
+    from eggroll_bench.plots.sensitivity import sensitivity_points
+    from eggroll_bench.plots.tidy import build_tables
+
+    d, _ = swept
+    points, notes = sensitivity_points(build_tables(load_results(d)), "lr")
+    p = points[points["algo"] == "eggroll"].set_index("label")
+    assert list(p.index) == ["0.001", "0.01", "0.1"] and (p["tasks"] == 2).all()
+
+    def score(env, lr):  # mean over seeds and both sigmas
+        _, rnd, _, finals = TASKS[env]
+        final = finals["eggroll"] - 200 + 100 * np.log10(lr / 0.001) + 1000 * (np.mean(SIGMAS) - 0.02)
+        return (final - rnd) / (finals["ppo"] - rnd)
+    for lr in LRS:
+        expected = np.mean([score("CartPole-v1", lr), score("Pendulum-v1", lr)])
+        assert p.loc[f"{lr:g}", "point"] == pytest.approx(expected)
+        assert p.loc[f"{lr:g}", "lo"] < expected < p.loc[f"{lr:g}", "hi"]
+
+
+def test_sensitivity_uses_log_axis_for_wide_positive_ranges(swept):
+    from eggroll_bench.plots.sensitivity import sensitivity_figure
+    from eggroll_bench.plots.tidy import build_tables
+
+    d, _ = swept
+    tables = build_tables(load_results(d))
+    for key, scale in (("lr", "log"), ("sigma", "linear")):  # 100x vs 2.5x
+        fig = sensitivity_figure(tables, key)
+        assert fig.axes[0].get_xscale() == scale
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+
+
+def test_no_sweep_table_or_sensitivity_for_one_configuration_per_pair(tmp_path):
+    df = synthetic_results()
+    df = df[~df["hparams"].str.contains('"hidden": 256') & ~df["hparams"].str.contains('"pop_size": 256')
+            & ~df["hparams"].str.contains('"pop_size": 1024')]
+    result = render_only(write(df, tmp_path), _sweep_outputs)
+    assert result.outputs["sweep_table"] == "one configuration per algorithm and task (nothing to compare)"
+    assert result.outputs["sensitivity"] == "no hyperparameter varies between the trials of an algorithm and task"
+    assert not (tmp_path / "figures" / "sweep_table.csv").exists()
+    assert "configuration (of N tried)" not in (tmp_path / "figures" / "summary.md").read_text()
+
+
+# --- curves that don't mislead ------------------------------------------------------------------
+
+def _cartpole(algos=("eggroll", "openes", "ppo")) -> pd.DataFrame:
+    rows = []
+    for algo in algos:
+        rows += _trial(algo, "CartPole-v1", 1, 20.0, TASKS["CartPole-v1"][3][algo], {"hidden": 64, "pop_size": 64})
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _tables(df: pd.DataFrame, tmp_path: Path):
+    from eggroll_bench.plots.tidy import build_tables
+
+    return build_tables(load_results(write(df, tmp_path)))
+
+
+def test_mean_curve_stops_at_the_shortest_seed_and_is_marked(tmp_path):
+    import matplotlib.pyplot as plt
+    from eggroll_bench.plots import style
+    from eggroll_bench.plots.figures import curves_figure
+
+    df = _cartpole()
+    # EGGROLL's seed 2 diverged at 40% of the budget: no evaluations after that
+    early = (df["algo"] == "eggroll") & (df["seed"] == 2) & (df["row_type"] == "eval") & (df["env_steps"] > 0.4 * BUDGET)
+    df = df[~early]
+    last = df[(df["algo"] == "eggroll") & (df["seed"] == 2) & (df["row_type"] == "eval")]["env_steps"].max()
+    fig = curves_figure(_tables(df, tmp_path), "env_steps")
+    ax = fig.axes[0]
+    lines = {ln.get_color(): ln for ln in ax.get_lines() if ln.get_marker() in ("None", "")}
+    egg = lines[style.colour("eggroll")]
+    xs = np.asarray(egg.get_xdata())[np.isfinite(np.asarray(egg.get_ydata(), dtype=float))]
+    assert xs.max() <= last and xs.max() > last - BUDGET / 50  # ends on the grid point at or before it
+    ppo = lines[style.colour("ppo")]
+    assert np.isfinite(np.asarray(ppo.get_ydata(), dtype=float)).all()  # every PPO seed runs to the end
+    marks = [ln for ln in ax.get_lines() if ln.get_marker() == "|"]
+    assert [m.get_color() for m in marks] == [style.colour("eggroll")]
+    assert any(n.startswith("CartPole-v1: EGGROLL ends at") and "1 of 3 seeds" not in n and "2 of 3 seeds ran to 100,000"
+               in n for n in fig._eggroll_notes)
+    plt.close(fig)
+
+
+def test_single_evaluation_point_is_a_marker_with_a_warning(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    from eggroll_bench.plots import style
+    from eggroll_bench.plots.figures import curves_figure
+
+    df = _cartpole()
+    # PPO evaluated only once per seed, at the end of its budget
+    df = df[~((df["algo"] == "ppo") & (df["row_type"] == "eval") & (df["env_steps"] < BUDGET))]
+    with pytest.warns(style.PlotWarning, match=r"CartPole-v1: PPO has a single evaluation point \(at 100,000 env "
+                                                 r"steps, 3 seeds\), drawn as a marker"):
+        fig = curves_figure(_tables(df, tmp_path), "env_steps")
+    ax = fig.axes[0]
+    ppo = [ln for ln in ax.get_lines() if ln.get_color() == style.colour("ppo")]
+    assert [list(ln.get_xdata()) for ln in ppo if ln.get_marker() == "o"] == [[BUDGET]]
+    assert all(len(ln.get_xdata()) == 1 for ln in ppo)  # a marker and its caps, no line
+    plt.close(fig)
+    # render reports it with the other notes (what `eggroll-bench plot` prints); only this figure is
+    # drawn, the others would take most of the test's time
+    from eggroll_bench.plots import render as render_module
+
+    builders = render_module._builders
+    monkeypatch.setattr(render_module, "_builders", lambda *a: [b for b in builders(*a) if b[0] == "curves_env_steps"])
+    result = render(tmp_path, tmp_path / "figs")
+    assert list(result.outputs) == ["curves_env_steps"]
+    assert any(n.startswith("curves_env_steps: CartPole-v1: PPO has a single evaluation point") for n in result.notes)
+
+
+def test_training_time_skipped_when_only_one_es_algorithm_ran(tmp_path):
+    from eggroll_bench.plots.figures_systems import training_time_figure
+
+    tables = _tables(_cartpole(("eggroll", "ppo")), tmp_path)
+    assert training_time_figure(tables) == ("only EGGROLL ran (no OpenES results), so there is no EGGROLL vs "
+                                            "OpenES time to compare")
+    df = _cartpole(("eggroll", "openes"))
+    df.loc[df["algo"] == "openes", "env"] = "Pendulum-v1"  # both ran, never on the same task
+    assert "never ran on the same task" in training_time_figure(_tables(df, tmp_path / "b"))
