@@ -40,6 +40,7 @@ class TrainResult:
     device: str
     versions: dict[str, str] = field(default_factory=dict)
     num_agents: int | None = None  # agents of the task (None when the trial failed before building it)
+    compile_cached: bool | None = None  # every compile loaded from JAX's persistent cache (None: cache off / failed)
 
     @property
     def steps_per_s(self) -> float:

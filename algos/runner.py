@@ -31,6 +31,7 @@ from eggroll_bench.algos.config import Common, ConfigError, ESConfig, as_dict, r
 from eggroll_bench.algos.es import EvolutionStrategy
 from eggroll_bench.algos.noise import max_rank
 from eggroll_bench.algos.ppo import PPO
+from eggroll_bench.algos import compile_cache
 from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
 from eggroll_bench.algos.rollout import run_episodes
 from eggroll_bench.envs.registry import get_task, make
@@ -71,6 +72,7 @@ class Compiled:
     init: Any
     chunk: Any
     compile_s: float
+    cached: bool | None = None  # both loaded from JAX's persistent cache (None: the cache is off)
 
 
 def _make_functions(algorithm, config: Common, budget: int):
@@ -104,14 +106,16 @@ def _make_functions(algorithm, config: Common, budget: int):
 
 @lru_cache(maxsize=16)
 def _compile(algo: str, env_name: str, config: Common, budget: int, num_seeds: int) -> tuple[Any, Compiled]:
+    compile_cache.configure()  # the command's persistent-cache setting, before anything compiles
     algorithm = build_algorithm(algo, env_name, config, budget)
     init, chunk = _make_functions(algorithm, config, budget)
     start = time.perf_counter()
-    keys = jax.ShapeDtypeStruct((num_seeds, 2), jnp.uint32)
-    init_c = jax.jit(init).lower(keys).compile()
-    state_shape = jax.eval_shape(init, jax.random.split(jax.random.PRNGKey(0), num_seeds))
-    chunk_c = jax.jit(chunk, donate_argnums=0).lower(state_shape, jax.ShapeDtypeStruct((num_seeds,), bool)).compile()
-    return algorithm, Compiled(init_c, chunk_c, time.perf_counter() - start)
+    with compile_cache.CacheWatch() as watch:
+        keys = jax.ShapeDtypeStruct((num_seeds, 2), jnp.uint32)
+        init_c = jax.jit(init).lower(keys).compile()
+        state_shape = jax.eval_shape(init, jax.random.split(jax.random.PRNGKey(0), num_seeds))
+        chunk_c = jax.jit(chunk, donate_argnums=0).lower(state_shape, jax.ShapeDtypeStruct((num_seeds,), bool)).compile()
+    return algorithm, Compiled(init_c, chunk_c, time.perf_counter() - start, watch.cached)
 
 
 def release_compiled() -> None:
@@ -192,7 +196,8 @@ def train(algo: str, env: str, seeds: Sequence[int], overrides: Mapping[str, Any
                    int(state.updates[i]), tuple(evals[i]))
         for i, seed in enumerate(seeds))
     return TrainResult(algo, env, as_dict(config), budget, seed_results, compiled.compile_s, run_s,
-                       device_name(), library_versions(), algorithm.env.spec.num_agents)
+                       device_name(), library_versions(), algorithm.env.spec.num_agents,
+                       compile_cached=compiled.cached)
 
 
 def _progress(enabled: bool, total: int, desc: str):

@@ -23,7 +23,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from eggroll_bench.cli.sweep import add_in_process_flag
+from eggroll_bench.cli.sweep import add_executor_flags, add_in_process_flag, executor_settings
+from eggroll_bench.cli.train import add_compile_cache_flags, apply_compile_cache
 
 SWEEP_DIR = Path(__file__).parents[1] / "sweeps"  # the sweep files ship in eggroll_bench.sweeps
 INFERENCE_CSV = Path("results/bench/inference.csv")  # written by `eggroll-bench bench generation`
@@ -65,6 +66,7 @@ def _error(message: object) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from eggroll_bench.algos.config import ConfigError
+    from eggroll_bench.sweeps.executors import ExecutorError
     from eggroll_bench.sweeps.sweepfile import SweepError, load_sweep
 
     try:
@@ -79,8 +81,11 @@ def run(args: argparse.Namespace) -> int:
         for plan in plans:
             for name in plan.files:
                 load_sweep(SWEEP_DIR / name, defer_from_tune=True)
-    except (SweepError, ConfigError) as err:
+                executor_settings(args, SWEEP_DIR / name)
+    except (SweepError, ConfigError, ExecutorError) as err:
         return _error(err)
+    if (code := apply_compile_cache("paper", args)) is not None:
+        return code
     status = 0
     for plan in plans:
         for name in plan.files:
@@ -88,22 +93,24 @@ def run(args: argparse.Namespace) -> int:
                 sweep = load_sweep(SWEEP_DIR / name)
             except (SweepError, ConfigError) as err:  # e.g. the tune sweep chose nothing for a pair
                 return _error(err)
-            code = _run_and_plot(sweep, args.style or ("paper" if plan.both_styles else "robust"), not args.in_process)
+            code = _run_and_plot(sweep, args.style or ("paper" if plan.both_styles else "robust"), not args.in_process,
+                                 executor_settings(args, SWEEP_DIR / name))
             if code == 2:
                 return 2
             status = max(status, code)
     return status
 
 
-def _run_and_plot(sweep, style: str, isolate: bool) -> int:
+def _run_and_plot(sweep, style: str, isolate: bool, executor) -> int:
     """Run one sweep (resuming) and render its figures; the exit status (2: could not start)."""
     from eggroll_bench.plots import render_all
+    from eggroll_bench.sweeps.executors import ExecutorError
     from eggroll_bench.sweeps.manager import run_sweep
     from eggroll_bench.sweeps.store import StoreError
 
     try:
-        summary = run_sweep(sweep, isolate=isolate, log=lambda line: print(line, flush=True))
-    except StoreError as err:
+        summary = run_sweep(sweep, isolate=isolate, log=lambda line: print(line, flush=True), executor=executor)
+    except (StoreError, ExecutorError) as err:
         return _error(err)
     if sweep.mode == "tune":
         return summary.exit_status
@@ -127,4 +134,6 @@ def add_parser(subparsers) -> None:
                    help="normalisation style of the score figures (paper: R / R_PPO, mean ± SEM, as well as "
                         "every robust figure); default: paper for paper16, else robust")
     add_in_process_flag(p)
+    add_executor_flags(p)
+    add_compile_cache_flags(p)
     p.set_defaults(func=run)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from eggroll_bench.algos.config import ConfigError
+from eggroll_bench.cli.train import add_compile_cache_flags, apply_compile_cache
 from eggroll_bench.sweeps.store import StoreError
 
 _STATUS_ORDER = ("done", "diverged", "failed", "pending")
@@ -22,14 +23,27 @@ def _error(command: str, err: Exception) -> int:
     return 2
 
 
+def executor_settings(args: argparse.Namespace, sweep_file) -> "ExecutorConfig":
+    """The sweep file's `[executor]` table, overridden key by key by the command line."""
+    from eggroll_bench.sweeps.executors import settings
+    from eggroll_bench.sweeps.sweepfile import load_executor_table
+
+    return settings({"kind": args.executor, "workers": args.workers, "address": args.address,
+                     "cpus_per_trial": args.ray_cpus_per_trial}, load_executor_table(sweep_file))
+
+
 def run_sweep_command(args: argparse.Namespace) -> int:
+    from eggroll_bench.sweeps.executors import ExecutorError
     from eggroll_bench.sweeps.manager import run_sweep
     from eggroll_bench.sweeps.sweepfile import SweepError, load_sweep
 
     try:
         sweep = load_sweep(args.file, out=args.out)
-    except (SweepError, ConfigError) as err:
+        executor = executor_settings(args, args.file)
+    except (SweepError, ConfigError, ExecutorError) as err:
         return _error("sweep", err)
+    if (code := apply_compile_cache("sweep", args)) is not None:
+        return code
     if args.dry_run:
         for i, trial in enumerate(sweep.trials, 1):
             print(f"[{i}/{len(sweep.trials)}] {trial.describe()} seeds {list(trial.seeds)} budget {trial.budget:,}")
@@ -37,8 +51,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         return 0
     try:
         summary = run_sweep(sweep, wait=args.wait, retry_failed=args.retry_failed, isolate=not args.in_process,
-                            log=lambda line: print(line, flush=True))
-    except (StoreError, SweepError) as err:
+                            log=lambda line: print(line, flush=True), executor=executor)
+    except (StoreError, SweepError, ExecutorError) as err:
         return _error("sweep", err)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished trials are saved in {sweep.out}; run the same command to resume",
@@ -58,6 +72,10 @@ def status_command(args: argparse.Namespace) -> int:
         status = directory_status(target)
     except (SweepError, StoreError, ConfigError) as err:
         return _error("status", err)
+    if status.name is None and not status.by_algo:  # neither a sweep's directory nor any finished trial
+        return _error("status", f"no results in {status.directory}: no {status.directory / 'sweep.json'} and no "
+                                f"finished trials in results.csv (a sweep writes them: `eggroll-bench sweep FILE`)."
+                                + _nested_hint(status.directory))
     total = {k: sum(c.get(k, 0) for c in status.by_algo.values()) for k in _STATUS_ORDER}
     if args.json:
         print(json.dumps({"directory": str(status.directory), "sweep": status.name, "sweep_file": status.sweep_file,
@@ -83,11 +101,34 @@ def status_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _nested_hint(directory: Path) -> str:
+    """A common slip: `status results/` instead of `status results/<sweep>/`."""
+    below = sorted({p.parent.name for pattern in ("*/results.csv", "*/sweep.json") for p in directory.glob(pattern)})
+    return f" Results directories below it: {', '.join(below)} (pass one of those)." if below else ""
+
+
 def add_in_process_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--in-process", action="store_true",
                    help="run the trials in this process instead of one fresh process per trial: saves a few "
                         "seconds of start-up per trial, but a native crash (an XLA compile out of memory, a "
                         "segfault) then ends the sweep instead of being recorded as that trial's failure")
+
+
+def add_executor_flags(p: argparse.ArgumentParser) -> None:
+    """Where trials run; each flag overrides the same key of a sweep file's [executor] table."""
+    from eggroll_bench.sweeps.executors import KINDS
+
+    p.add_argument("--executor", choices=KINDS, default=None,
+                   help="local: a pool of trial processes on this machine (default); ray: one Ray task per trial "
+                        "(needs the [ray] extra)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="trials at once (local default: the number of GPUs, each trial seeing one, else 1; "
+                        "ray default: what the cluster holds)")
+    p.add_argument("--address", default=None, metavar="ADDR",
+                   help="ray: the cluster to use (auto, host:port or ray://host:port); default: start a local "
+                        "cluster for this command and stop it after")
+    p.add_argument("--ray-cpus-per-trial", type=float, default=None, metavar="C",
+                   help="ray, on a cluster without GPUs: CPUs each trial asks for (default 1)")
 
 
 def add_parser(subparsers) -> None:
@@ -104,9 +145,17 @@ def add_parser(subparsers) -> None:
     p.add_argument("--wait", action="store_true", help="if another sweep runs in the directory, wait for it")
     p.add_argument("--dry-run", action="store_true", help="list the trials and exit; writes nothing")
     add_in_process_flag(p)
+    add_executor_flags(p)
+    add_compile_cache_flags(p)
     p.set_defaults(func=run_sweep_command)
 
-    s = subparsers.add_parser("status", help="done / diverged / failed / pending trials of a results directory")
+    s = subparsers.add_parser(
+        "status", help="done / diverged / failed / pending trials of a results directory",
+        description="Count the trials of a results directory by status, per algorithm, and list each failed "
+                    "trial with its error. Exit status 0: the counts were printed, whatever the trials' state "
+                    "(failed trials included); 2: nothing to report (no such directory, or one with neither "
+                    "sweep.json nor finished trials in results.csv) or an unreadable sweep file, with a message "
+                    "on stderr.")
     s.add_argument("dir", help="results directory (or a sweep file, for its directory)")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=status_command)

@@ -35,7 +35,29 @@ def parse_seeds(text: str) -> list[int]:
     return list(range(count))
 
 
+def add_compile_cache_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--compile-cache", metavar="DIR", default=None,
+                   help="JAX's persistent compilation cache: a trial compiled once is loaded from DIR by later "
+                        "runs and processes (default: $EGGROLL_BENCH_COMPILE_CACHE, else "
+                        "$XDG_CACHE_HOME/eggroll-bench/jax or ~/.cache/eggroll-bench/jax)")
+    p.add_argument("--no-compile-cache", action="store_true", help="compile every trial afresh")
+
+
+def apply_compile_cache(command: str, args: argparse.Namespace) -> int | None:
+    """Export the compile-cache choice for this process and its trial processes; 2 on a bad choice."""
+    from eggroll_bench.algos.compile_cache import choose
+
+    try:
+        choose(args.compile_cache, args.no_compile_cache)
+    except ValueError as err:
+        print(f"eggroll-bench {command}: error: {err}", file=sys.stderr)
+        return 2
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    if (code := apply_compile_cache("train", args)) is not None:
+        return code
     from eggroll_bench.algos.runner import train
     from eggroll_bench.envs.registry import MissingExtraError
 
@@ -80,4 +102,5 @@ def add_parser(subparsers) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyperparameter (repeatable)")
     p.add_argument("--out", help="append result rows to DIR/results.csv")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_compile_cache_flags(p)
     p.set_defaults(func=run)

@@ -34,9 +34,22 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _child(send, parent_pid: int, train: TrainFn | None, args: tuple, kwargs: dict) -> None:
+def prepare_trial_process(env: dict[str, str] | None, modules: tuple[str, ...]) -> None:
+    """What every trial process does before training: take its environment (the device it may see,
+    the compile-cache setting) before JAX starts a backend, and load the sweep's plugin modules, so
+    a user task or algorithm resolves here as it does in the sweep process."""
+    os.environ.update(env or {})
+    if modules:
+        from eggroll_bench.plugins import load_modules
+
+        load_modules(modules)
+
+
+def _child(send, parent_pid: int, train: TrainFn | None, args: tuple, kwargs: dict,
+           env: dict[str, str] | None = None, modules: tuple[str, ...] = ()) -> None:
     _die_with_parent(parent_pid)
     try:
+        prepare_trial_process(env, modules)
         if train is None:
             from eggroll_bench.algos.runner import train
         result = train(*args, **kwargs)
@@ -73,29 +86,51 @@ def describe_exit(exitcode: int | None) -> str:
     return f"the trial's process exited with code {exitcode} before reporting a result"
 
 
+class IsolatedTrial:
+    """One trial running in its own spawned process; `connection` turns readable when it is over
+    (a result, an exception, or EOF when the process died), so many can be waited on at once with
+    `multiprocessing.connection.wait`."""
+
+    def __init__(self, train: TrainFn | None, args: tuple, kwargs: dict, *, env: dict[str, str] | None = None,
+                 modules: tuple[str, ...] = ()):
+        ctx = multiprocessing.get_context("spawn")
+        self.connection, send = ctx.Pipe(duplex=False)
+        self.process = ctx.Process(target=_child, args=(send, os.getpid(), train, args, kwargs, env, tuple(modules)),
+                                   name="eggroll-bench-trial")
+        self.process.start()
+        send.close()  # the child holds the only writer now: its death reads as EOF here
+
+    def result(self) -> Any:
+        """Wait for the trial; its result, or `TrialRaised` / `TrialCrashed`."""
+        try:
+            try:
+                status, payload, child_tb = self.connection.recv()
+            except EOFError:
+                self.process.join()
+                raise TrialCrashed(describe_exit(self.process.exitcode)) from None
+            self.process.join()
+        finally:
+            self.close()
+        if status == "raised":
+            raise TrialRaised(payload, child_tb)
+        return payload
+
+    def close(self) -> None:
+        """Release the pipe; a trial still running (the sweep was interrupted) is ended, not left behind."""
+        self.connection.close()
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+
+
 def run_isolated(train: TrainFn | None, *args: Any, **kwargs: Any) -> Any:
     """`train(*args, **kwargs)` in a spawned child; `train=None` means `algos.runner.train`.
 
     Returns the child's result. Raises `TrialRaised` if it raised and `TrialCrashed` if it died.
     `train` must be importable by the child (a module-level function).
     """
-    ctx = multiprocessing.get_context("spawn")
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, os.getpid(), train, args, kwargs), name="eggroll-bench-trial")
-    proc.start()
-    send.close()  # the child holds the only writer now: its death reads as EOF here
+    trial = IsolatedTrial(train, args, kwargs)
     try:
-        try:
-            status, payload, child_tb = receive.recv()
-        except EOFError:
-            proc.join()
-            raise TrialCrashed(describe_exit(proc.exitcode)) from None
-        proc.join()
+        return trial.result()
     finally:
-        receive.close()
-        if proc.is_alive():  # interrupted (Ctrl-C) while waiting: do not leave the trial running
-            proc.terminate()
-            proc.join()
-    if status == "raised":
-        raise TrialRaised(payload, child_tb)
-    return payload
+        trial.close()

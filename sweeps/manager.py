@@ -2,7 +2,7 @@
 
 Resume is the only behaviour: a (trial, seed) is finished iff its final row is in results.csv,
 and a run executes every trial with an unfinished seed. Rows of a trial are written in one atomic
-replace after the trial ends, so a killed sweep loses at most the trial in flight.
+replace after the trial ends, so a killed sweep loses at most the trials in flight.
 
 Outcomes: `failed` (the training call raised, or with `isolate` its process died) is recorded with
 its error, the sweep goes on, and the exit status is 1. `diverged` (non-finite parameters or
@@ -10,10 +10,12 @@ returns, reported by the runner) is a result about the configuration, not a faul
 recorded, exit status unaffected, and a diverged trial is never chosen as a tune winner.
 `--retry-failed` re-runs failed trials (their old rows are replaced, never duplicated).
 
-`isolate=True` runs each trial in a fresh child process (`sweeps.isolation`): an XLA compile that
-runs out of memory or a segfault is then one failed trial instead of the end of the sweep. In
-process, the compiled functions of a finished trial are released before the next one starts,
-so that a long sweep does not accumulate every trial's executables.
+`isolate=True` runs each trial in a fresh process (`sweeps.isolation`), on the executor chosen
+(`sweeps.executors`: up to N local trial processes at once, or Ray tasks): an XLA compile that
+runs out of memory or a segfault is then one failed trial instead of the end of the sweep. The
+results come back to this process, the only writer of the directory, so several trials at once
+change nothing of the above. In process, the compiled functions of a finished trial are released
+before the next one starts, so that a long sweep does not accumulate every trial's executables.
 """
 from __future__ import annotations
 
@@ -26,7 +28,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-from eggroll_bench.sweeps.isolation import TrialCrashed, TrialRaised, run_isolated
+from eggroll_bench.algos.compile_cache import ENV_VAR as CACHE_ENV_VAR
+from eggroll_bench.plugins import loaded_modules
+from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, make_executor
+from eggroll_bench.sweeps.isolation import TrialCrashed, TrialRaised
 from eggroll_bench.sweeps.store import (MANIFEST_FILE, ResultsStore, SweepLock, check_owner, failed_result, lock_holder,
                           read_manifest, rows_from_result, write_manifest)
 from eggroll_bench.sweeps.best import BEST_FILE, write_best
@@ -77,61 +82,103 @@ def _default_train() -> TrainFn:
 
 
 def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, train: TrainFn | None = None,
-              isolate: bool = False, log: Callable[[str], None] = print) -> RunSummary:
+              isolate: bool = False, log: Callable[[str], None] = print,
+              executor: ExecutorConfig | None = None) -> RunSummary:
     """Run every pending trial of `sweep`, holding the directory's lock throughout.
 
     `train` defaults to `algos.runner.train`; with `isolate` it must be a module-level function
-    (the child process imports it).
+    (the child process imports it). With `isolate`, `executor` says where the trial processes run
+    (`sweeps.executors`: a local pool of `workers`, or Ray); this process alone writes the results.
 
-    Raises `StoreError` (another sweep's directory, or locked) before anything in it is touched.
+    Raises `StoreError` (another sweep's directory, or locked) or `ExecutorError` (bad executor
+    settings, no Ray, unreachable address) before anything in the directory is touched.
     """
+    settings = executor or ExecutorConfig()
+    if not isolate and (settings.kind != "local" or (settings.workers or 1) > 1):
+        raise ExecutorError("--in-process runs one trial at a time in the sweep's own process; drop it to run "
+                            "trials in parallel (--workers / --executor ray)")
     check_owner(sweep.out, sweep.name)  # read-only: refuse before creating anything
-    with SweepLock(sweep.out, wait=wait, log=log):
-        manifest = check_owner(sweep.out, sweep.name)  # again, now that nobody else can write
-        _record_manifest(sweep, manifest, log)
-        store = ResultsStore(sweep.out)
-        finished = store.finished()
-        todo = [(t, seeds) for t in sweep.trials if (seeds := _pending_seeds(t, finished, retry_failed))]
-        skipped = len(sweep.trials) - len(todo)
-        log(f"sweep {sweep.name}: {len(sweep.trials)} trials x {len(sweep.seeds)} seeds, {skipped} "
-            f"already finished, {len(todo)} to run -> {sweep.out}")
-        if not isolate:  # isolated, the parent never imports JAX: each child does
-            train = train or (_default_train() if todo else None)
-        started, durations = time.monotonic(), []
-        for i, (trial, seeds) in enumerate(todo, 1):
-            log(f"[{skipped + i}/{len(sweep.trials)}] {trial.describe()} seeds {list(seeds)} "
-                f"budget {trial.budget:,}")
-            t0 = time.monotonic()
-            result = _run_trial(train, trial, seeds, log, isolate)
-            rows = rows_from_result(result, sweep=sweep.name, trial_id=trial.trial_id, suite=trial.suite,
-                                    random_return=trial.random_return)
-            store.append(rows)
-            durations.append(time.monotonic() - t0)
-            status = trial_status({s.seed: s.status for s in result.seeds})
-            log(_progress_line(trial, result, status, durations, len(todo) - i, time.monotonic() - started))
-        if sweep.mode == "tune":
-            best = write_best(sweep, store.read())
-            log(f"best configurations -> {sweep.out / BEST_FILE} ({len(best['choices'])} chosen)")
-        counts = count_statuses(sweep, store.finished())
-        log("sweep {}: {}".format(sweep.name, ", ".join(f"{v} {k}" for k, v in counts.items())))
-        return RunSummary(ran=len(todo), skipped=skipped, counts=counts)
-
-
-def _run_trial(train: TrainFn | None, trial: Trial, seeds: tuple[int, ...], log: Callable[[str], None],
-               isolate: bool):
-    args = (trial.algo, trial.env, seeds)
-    kwargs = {"overrides": dict(trial.hparams), "total_steps": trial.budget, "progress": True}
+    pool = make_executor(settings, train, _trial_env(), loaded_modules()) if isolate else None
     try:
-        if isolate:
-            return run_isolated(train, *args, **kwargs)
+        with SweepLock(sweep.out, wait=wait, log=log):
+            manifest = check_owner(sweep.out, sweep.name)  # again, now that nobody else can write
+            _record_manifest(sweep, manifest, log)
+            store = ResultsStore(sweep.out)
+            finished = store.finished()
+            todo = [(t, seeds) for t in sweep.trials if (seeds := _pending_seeds(t, finished, retry_failed))]
+            skipped = len(sweep.trials) - len(todo)
+            log(f"sweep {sweep.name}: {len(sweep.trials)} trials x {len(sweep.seeds)} seeds, {skipped} "
+                f"already finished, {len(todo)} to run -> {sweep.out}")
+            progress = _Progress(len(sweep.trials), skipped, len(todo), log)
+            if pool is None:
+                train = train or (_default_train() if todo else None)
+                for trial, seeds in todo:
+                    progress.started(trial, seeds)
+                    result = _run_trial(train, trial, seeds, log)
+                    progress.ended()
+                    _record(store, sweep, trial, result, progress)
+            elif todo:
+                _run_pool(pool, todo, store, sweep, progress, log)
+            if sweep.mode == "tune":
+                best = write_best(sweep, store.read())
+                log(f"best configurations -> {sweep.out / BEST_FILE} ({len(best['choices'])} chosen)")
+            store.consolidate()  # trial files -> one file (fast loads), and the results.csv export
+            counts = count_statuses(sweep, store.finished())
+            log("sweep {}: {}".format(sweep.name, ", ".join(f"{v} {k}" for k, v in counts.items())))
+            return RunSummary(ran=len(todo), skipped=skipped, counts=counts)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _trial_env() -> dict[str, str]:
+    """The settings a trial process must share with this one (set before it starts JAX)."""
+    return {k: os.environ[k] for k in (CACHE_ENV_VAR,) if k in os.environ}
+
+
+def _trial_kwargs(trial: Trial, progress: bool) -> dict[str, Any]:
+    return {"overrides": dict(trial.hparams), "total_steps": trial.budget, "progress": progress}
+
+
+def _run_pool(pool, todo, store: ResultsStore, sweep: Sweep, progress: "_Progress", log) -> None:
+    """Keep the pool's slots busy; record each trial as it ends (this process is the only writer)."""
+    pool.start()
+    log(f"trials run on: {pool.describe()}")
+    queue = list(enumerate(todo))
+    bars = pool.slots == 1  # several trials' progress bars at once would only garble the log
+    while queue or pool.running:
+        while queue and pool.running < pool.slots:
+            i, (trial, seeds) = queue.pop(0)
+            progress.started(trial, seeds)
+            pool.submit(i, (trial.algo, trial.env, seeds), _trial_kwargs(trial, bars))
+        for i, outcome in pool.wait():
+            trial, seeds = todo[i]
+            progress.ended()
+            if isinstance(outcome, (TrialRaised, TrialCrashed)):
+                outcome = _failed(trial, seeds, outcome, log)
+            _record(store, sweep, trial, outcome, progress)
+
+
+def _record(store: ResultsStore, sweep: Sweep, trial: Trial, result, progress: "_Progress") -> None:
+    rows = rows_from_result(result, sweep=sweep.name, trial_id=trial.trial_id, suite=trial.suite,
+                            random_return=trial.random_return)
+    store.append(rows)
+    progress.recorded(trial, result, trial_status({s.seed: s.status for s in result.seeds}))
+
+
+def _failed(trial: Trial, seeds: tuple[int, ...], err: Exception, log):
+    details = err.child_traceback if isinstance(err, TrialRaised) else str(err)
+    log(f"    {trial.describe()}:\n    " + details.rstrip().replace("\n", "\n    "))
+    return failed_result(trial.algo, trial.env, trial.hparams, trial.budget, seeds, str(err))
+
+
+def _run_trial(train: TrainFn, trial: Trial, seeds: tuple[int, ...], log: Callable[[str], None]):
+    """One trial in this process (`--in-process`)."""
+    try:
         try:
-            return train(*args, **kwargs)
+            return train(trial.algo, trial.env, seeds, **_trial_kwargs(trial, True))
         finally:
             _release_compiled(train)
-    except (TrialRaised, TrialCrashed) as err:
-        details = err.child_traceback if isinstance(err, TrialRaised) else str(err)
-        log("    " + details.rstrip().replace("\n", "\n    "))
-        return failed_result(trial.algo, trial.env, trial.hparams, trial.budget, seeds, str(err))
     except Exception as err:  # noqa: BLE001 — any fault of one trial is recorded; the sweep goes on
         tb = traceback.extract_tb(err.__traceback__)
         where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
@@ -148,15 +195,42 @@ def _release_compiled(train: TrainFn) -> None:
         runner.release_compiled()
 
 
-def _progress_line(trial: Trial, result, status: str, durations: list[float], remaining: int,
-                   elapsed: float) -> str:
-    finals = [s.final.return_mean for s in result.seeds if s.final is not None]
-    ret = f"return {sum(finals) / len(finals):.2f}" if finals else "no evaluation"
-    errors = {s.error for s in result.seeds if s.error}
-    why = f" ({'; '.join(sorted(errors))[:300]})" if errors else ""
-    eta = sum(durations) / len(durations) * remaining
-    return (f"    {status}{why}: {ret}, compile {result.compile_s:.1f}s run {result.run_s:.1f}s | "
-            f"elapsed {_fmt_s(elapsed)}, {remaining} left, ETA {_fmt_s(eta)}")
+class _Progress:
+    """The sweep's log lines: each trial as it starts, and after each, trials done / running / failed /
+    pending with an ETA from this run's throughput (finished trials per second, so it holds for
+    several trials at once)."""
+
+    def __init__(self, total: int, skipped: int, todo: int, log: Callable[[str], None]):
+        self.total, self.skipped, self.todo, self.log = total, skipped, todo, log
+        self.submitted = self.running = self.ended_ok = self.failed = 0
+        self.t0 = time.monotonic()
+
+    def started(self, trial: Trial, seeds: tuple[int, ...]) -> None:
+        self.submitted += 1
+        self.running += 1
+        self.log(f"[{self.skipped + self.submitted}/{self.total}] {trial.describe()} seeds {list(seeds)} "
+                 f"budget {trial.budget:,}")
+
+    def ended(self) -> None:
+        self.running -= 1
+
+    def recorded(self, trial: Trial, result, status: str) -> None:
+        if status == "failed":
+            self.failed += 1
+        else:
+            self.ended_ok += 1
+        finals = [s.final.return_mean for s in result.seeds if s.final is not None]
+        ret = f"return {sum(finals) / len(finals):.2f}" if finals else "no evaluation"
+        errors = {s.error for s in result.seeds if s.error}
+        why = f" ({'; '.join(sorted(errors))[:300]})" if errors else ""
+        elapsed = time.monotonic() - self.t0
+        ran = self.ended_ok + self.failed
+        left = self.todo - ran
+        eta = elapsed / ran * left if ran else 0.0
+        self.log(f"    {trial.describe()} {status}{why}: {ret}, compile {result.compile_s:.1f}s "
+                 f"run {result.run_s:.1f}s | {self.skipped + self.ended_ok} done, {self.running} running, "
+                 f"{self.failed} failed, {self.todo - self.submitted} pending | elapsed {_fmt_s(elapsed)}, "
+                 f"{left} left, ETA {_fmt_s(eta)}")
 
 
 def _record_manifest(sweep: Sweep, manifest: dict | None, log) -> None:

@@ -27,6 +27,7 @@ COLUMNS: tuple[str, ...] = (
     "return_std",      # std of evaluation returns over evaluation episodes
     "wall_s",          # run seconds elapsed at this evaluation point (eval rows; excludes compile)
     "compile_s",       # seconds spent compiling (final rows)
+    "compile_cached",  # True: the compile was loaded from the persistent cache; "" when it was off (final rows)
     "run_s",           # seconds spent running, compile excluded (final rows)
     "steps_per_s",     # env_steps / run_s (final rows)
     "status",          # done | diverged | failed

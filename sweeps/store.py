@@ -117,7 +117,7 @@ def rows_from_result(result: TrainResult, *, sweep: str, trial_id: str, suite: s
                      "return_mean": float(last.return_mean) if last else None,
                      "return_std": float(last.return_std) if last else None,
                      "wall_s": float(last.wall_s) if last else None,
-                     "compile_s": _num(result.compile_s), "run_s": run_s,
+                     "compile_s": _num(result.compile_s), "compile_cached": result.compile_cached, "run_s": run_s,
                      "steps_per_s": seed.env_steps / run_s if run_s and run_s > 0 else None,
                      "status": seed.status, "error": seed.error})
     return [{c: row.get(c) for c in COLUMNS} for row in rows]

@@ -1,0 +1,266 @@
+"""Where a sweep's trials run: a local pool of trial processes, or tasks on a Ray cluster.
+
+Both hand each trial to a fresh process and give its `TrainResult` (or its failure) back to the
+sweep process, which stays the only writer of the results directory: the lock, the atomic writes
+and resume keep their guarantees however many trials run at once.
+
+- `local` (default): up to `workers` spawned trial processes at once (`sweeps.isolation`), each
+  killed by the kernel if the sweep process dies (PR_SET_PDEATHSIG). With GPUs, `workers`
+  defaults to their number and each trial process sees one of them (`CUDA_VISIBLE_DEVICES`, set
+  before JAX starts); on CPU it defaults to 1.
+- `ray`: each trial is a Ray task (`max_retries=0`: a failure is recorded, `--retry-failed` reruns
+  it; `max_calls=1`: a fresh worker process per trial, as locally) on the cluster at `address`, or
+  on a local cluster started and stopped here. A task asks for one GPU where the cluster has GPUs,
+  else `cpus_per_trial` CPUs.
+
+Every trial process gets the sweep process's plugin modules (`plugins.loaded_modules()`) and
+compile-cache setting before it trains. Nothing here imports JAX, and Ray only when it is used.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from multiprocessing.connection import wait as wait_connections
+from typing import Any, Callable, Hashable, Mapping
+
+from eggroll_bench.sweeps.isolation import IsolatedTrial, TrialCrashed, TrialRaised, prepare_trial_process
+
+KINDS = ("local", "ray")
+RAY_INSTALL = 'pip install -e ".[ray]"'
+_CONNECT_TIMEOUT_S = 5.0
+TrainFn = Callable[..., Any]
+Outcome = Any  # a TrainResult, or the TrialRaised / TrialCrashed that ended the trial
+
+
+class ExecutorError(ValueError):
+    """The executor settings cannot be used (unknown kind, workers < 1, no Ray, unreachable address)."""
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    kind: str = "local"
+    workers: int | None = None  # None: local GPUs (or 1 on CPU); on Ray, what the cluster can hold
+    address: str | None = None  # Ray only; None starts a local cluster
+    cpus_per_trial: float = 1.0  # Ray only, on a cluster without GPUs
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ExecutorError(f"executor {self.kind!r} is unknown; allowed: {', '.join(KINDS)}")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
+                                         or self.workers < 1):
+            raise ExecutorError(f"workers = {self.workers!r}: expected an integer >= 1")
+        if isinstance(self.cpus_per_trial, bool) or not isinstance(self.cpus_per_trial, (int, float)) \
+                or not self.cpus_per_trial > 0:
+            raise ExecutorError(f"cpus_per_trial = {self.cpus_per_trial!r}: expected a number > 0")
+        if self.address is not None and (not isinstance(self.address, str) or not self.address.strip()):
+            raise ExecutorError(f"address = {self.address!r}: expected 'auto', 'host:port' or 'ray://host:port'")
+        if self.kind == "local" and self.address is not None:
+            raise ExecutorError(f"address = {self.address!r} is for the Ray executor; add --executor ray "
+                                f"(or kind = \"ray\" in [executor])")
+
+
+def settings(command_line: Mapping[str, Any], table: Mapping[str, Any] | None = None) -> ExecutorConfig:
+    """Executor settings from a sweep file's `[executor]` table, overridden by the command line's
+    (keys kind, workers, address, cpus_per_trial; None on the command line means not given)."""
+    merged = {k: v for k, v in (table or {}).items()}
+    merged.update({k: v for k, v in command_line.items() if v is not None})
+    return ExecutorConfig(**merged)
+
+
+def local_gpus() -> list[str]:
+    """The GPUs a local trial may be given, counted without JAX: `CUDA_VISIBLE_DEVICES` if set,
+    else `nvidia-smi -L`; none where JAX is told to use the CPU."""
+    if os.environ.get("JAX_PLATFORMS", "").strip().lower() == "cpu":
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [d.strip() for d in visible.split(",") if d.strip()]
+        return [] if ids[:1] == ["-1"] else ids
+    if not shutil.which("nvidia-smi"):
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(l for l in out.splitlines() if l.startswith("GPU "))]
+
+
+class LocalPool:
+    """Up to `slots` trial processes at once; slot i sees GPU `gpus[i % len(gpus)]` when there are GPUs."""
+
+    def __init__(self, config: ExecutorConfig, train: TrainFn | None, env: Mapping[str, str], modules: tuple[str, ...]):
+        self.gpus = local_gpus()
+        self.slots = config.workers or max(1, len(self.gpus))
+        self.train, self.env, self.modules = train, dict(env), tuple(modules)
+        self._free = list(range(self.slots))
+        self._running: dict[Any, tuple[Hashable, int, IsolatedTrial]] = {}  # connection -> (job, slot, trial)
+
+    def describe(self) -> str:
+        where = f"one of {len(self.gpus)} GPUs each" if self.gpus else "CPU"
+        return f"local pool of {self.slots} trial process{'es' if self.slots > 1 else ''} ({where})"
+
+    def start(self) -> None:
+        pass
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def submit(self, job: Hashable, args: tuple, kwargs: dict) -> None:
+        slot = self._free.pop(0)
+        env = dict(self.env)
+        if self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)]
+            if self.slots > len(self.gpus):  # GPUs are shared: JAX must not pre-allocate 75% of each
+                env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+        trial = IsolatedTrial(self.train, args, kwargs, env=env, modules=self.modules)
+        self._running[trial.connection] = (job, slot, trial)
+
+    def wait(self) -> list[tuple[Hashable, Outcome]]:
+        """Block until at least one running trial is over; (job, result or exception) of each that is."""
+        done = []
+        for conn in wait_connections(list(self._running)):
+            job, slot, trial = self._running.pop(conn)
+            self._free.append(slot)
+            try:
+                done.append((job, trial.result()))
+            except (TrialRaised, TrialCrashed) as err:
+                done.append((job, err))
+        return done
+
+    def close(self) -> None:
+        for _, _, trial in self._running.values():
+            trial.close()
+        self._running.clear()
+
+
+def _ray_trial(train: TrainFn | None, args: tuple, kwargs: dict, env: Mapping[str, str], modules: tuple[str, ...]):
+    """A trial as a Ray task (a fresh worker process: `max_calls=1`)."""
+    prepare_trial_process(dict(env), modules)
+    if train is None:
+        from eggroll_bench.algos.runner import train
+    return train(*args, **kwargs)
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ExecutorError(f"--executor ray needs Ray, which is not installed; install it with {RAY_INSTALL}") \
+            from None
+    return ray
+
+
+def check_address(address: str) -> None:
+    """Fail fast, naming the address, when nothing listens there (ray.init would retry for a minute)."""
+    if address == "auto":
+        return  # ray.init finds the local cluster's address itself, or says at once that none runs
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ExecutorError(f"--address {address!r}: expected 'auto', 'host:port' or 'ray://host:port'")
+    try:
+        socket.create_connection((host, int(port)), timeout=_CONNECT_TIMEOUT_S).close()
+    except OSError as err:
+        raise ExecutorError(f"--address {address}: no Ray cluster reachable there ({err}); start one "
+                            f"(`ray start --head`) or fix the address") from None
+
+
+class RayExecutor:
+    """Trials as Ray tasks on the cluster at `address`, or on a local cluster started here."""
+
+    def __init__(self, config: ExecutorConfig, train: TrainFn | None, env: Mapping[str, str], modules: tuple[str, ...]):
+        self.ray = import_ray()
+        if config.address is not None:
+            check_address(config.address)
+        self.config, self.train, self.env, self.modules = config, train, dict(env), tuple(modules)
+        self.slots = config.workers or 1
+        self._started_cluster = False
+        self._running: dict[Any, Hashable] = {}  # ObjectRef -> job
+        self._options: dict[str, Any] = {}
+        self._where = ""
+
+    def start(self) -> None:
+        """Connect (or start the local cluster); called once, when there is a trial to run."""
+        ray = self.ray
+        if not ray.is_initialized():
+            kwargs: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+            if self.config.address is None:
+                cpus = (self.config.workers or 0) * self.config.cpus_per_trial or os.cpu_count() or 1
+                kwargs["num_cpus"] = max(1, int(round(cpus)))
+                self._started_cluster = True
+            else:
+                kwargs["address"] = self.config.address
+            try:
+                ray.init(**kwargs)
+            except Exception as err:  # noqa: BLE001 — any failure to connect stops the sweep, naming the address
+                self._started_cluster = False
+                raise ExecutorError(f"Ray at {self.config.address or 'a new local cluster'}: could not connect "
+                                    f"({type(err).__name__}: {err})") from None
+        resources = ray.cluster_resources()
+        gpus, cpus = int(resources.get("GPU", 0)), resources.get("CPU", 0)
+        if gpus:
+            self._options = {"num_gpus": 1, "num_cpus": 1}
+            capacity = gpus
+        else:
+            self._options = {"num_cpus": self.config.cpus_per_trial}
+            capacity = int(cpus // self.config.cpus_per_trial)
+        if capacity < 1:
+            raise ExecutorError(f"the Ray cluster has {cpus:g} CPUs and no GPU: not enough for one trial at "
+                                f"cpus_per_trial = {self.config.cpus_per_trial:g}")
+        self.slots = self.config.workers or capacity
+        self._remote = ray.remote(max_retries=0, max_calls=1)(_ray_trial).options(**self._options)
+        self._where = (f"Ray cluster {'started here' if self._started_cluster else self.config.address} "
+                       f"({cpus:g} CPUs, {gpus} GPUs), {self.slots} trials at once, each with "
+                       + ("1 GPU" if gpus else f"{self.config.cpus_per_trial:g} CPUs"))
+
+    def describe(self) -> str:
+        return self._where or "Ray"
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def submit(self, job: Hashable, args: tuple, kwargs: dict) -> None:
+        ref = self._remote.remote(self.train, args, kwargs, self.env, self.modules)
+        self._running[ref] = job
+
+    def wait(self) -> list[tuple[Hashable, Outcome]]:
+        ray = self.ray
+        ready, _ = ray.wait(list(self._running), num_returns=1)
+        done = []
+        for ref in ready:
+            job = self._running.pop(ref)
+            try:
+                done.append((job, ray.get(ref)))
+            except ray.exceptions.RayTaskError as err:  # the trial raised
+                cause = err.cause if getattr(err, "cause", None) is not None else err
+                done.append((job, TrialRaised(f"{type(cause).__name__}: {cause}".splitlines()[0], str(err))))
+            except ray.exceptions.RayError as err:  # its worker died (signal, OOM), its node left, ...
+                first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+                done.append((job, TrialCrashed(f"the trial's Ray worker was lost: {type(err).__name__}: {first}")))
+        return done
+
+    def close(self) -> None:
+        ray = self.ray
+        for ref in self._running:
+            try:
+                ray.cancel(ref, force=True)
+            except Exception:  # noqa: BLE001 — best effort: the driver's exit ends its tasks anyway
+                pass
+        self._running.clear()
+        if self._started_cluster and ray.is_initialized():
+            ray.shutdown()
+            self._started_cluster = False
+
+
+def make_executor(config: ExecutorConfig, train: TrainFn | None, env: Mapping[str, str],
+                  modules: tuple[str, ...]):
+    """The executor for `config`, checked (Ray importable, address reachable) but not started."""
+    if config.kind == "ray":
+        return RayExecutor(config, train, env, modules)
+    return LocalPool(config, train, env, modules)
