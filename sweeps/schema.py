@@ -4,8 +4,8 @@
 `row_type == "final"`: one row per (trial, seed) — the trial's outcome, timing and throughput.
 
 Both kinds share every column; columns that do not apply are empty (NaN / ""). The table loads
-with one call, `sweeps.store.ResultsStore(dir).read()` (or `pandas.read_parquet(dir / "trials")`,
-which gives the text columns as categoricals); `results.csv` is the same table as CSV, exported.
+with one call, `sweeps.store.ResultsStore(dir).read()`; `results.csv` is the same table as CSV,
+exported at the end of each sweep run.
 """
 from __future__ import annotations
 

@@ -5,9 +5,11 @@ Usable without a sweep file: `eggroll-bench train --out DIR` calls `record_resul
 Layout. `DIR/trials/<trial_id>.parquet` holds every row of one trial (all columns of
 `sweeps/schema.py`, typed; text columns dictionary-encoded, so the config and version JSON a trial
 repeats on each row is stored once per file). Appending a trial writes only that trial's file, so
-its cost does not grow with the sweep. `ResultsStore.read()` loads every file into the one table.
-`DIR/results.csv` is an export of that table (`export_csv`), written at the end of a sweep run and
-of `train --out`; when `trials/` exists it is the truth and the CSV may lag behind it. A directory
+its cost does not grow with the sweep. At the end of a sweep run `consolidate()` merges the trial
+files into `trials/_compacted.parquet` (one file opens much faster than thousands; a trial file
+written later, e.g. a retry, wins over its compacted rows) and exports the table as
+`DIR/results.csv` (`export_csv`; `train --out` exports too). `ResultsStore.read()` loads it all into
+the one table. When `trials/` exists it is the truth: the CSV may lag behind it. A directory
 with only `results.csv` (written before this store) is read from the CSV, and its first append
 converts it into `trials/` in one rename, keeping the CSV.
 
@@ -47,6 +49,8 @@ from eggroll_bench.sweeps.schema import (BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, I
 RESULTS_FILE = "results.csv"  # the CSV export (and the whole store of directories written before trials/)
 TRIALS_DIR = "trials"
 TRIAL_SUFFIX = ".parquet"
+# Many trials' rows in one file (`ResultsStore.compact`); "_" cannot start a trial id.
+COMPACTED_FILE = "_compacted.parquet"
 MANIFEST_FILE = "sweep.json"
 LOCK_FILE = ".lock"  # held by a running sweep for its whole run
 WRITE_LOCK_FILE = ".write.lock"  # held while a trial file (or the CSV export) is being written
@@ -192,7 +196,8 @@ def _arrow_column(name: str, values: list[Any]) -> pa.Array:
         if name in BOOL_COLUMNS:
             return pa.array([None if missing(v) or v == "" else _BOOL_TEXT[v.lower()] if isinstance(v, str)
                              else bool(v) for v in values], pa.bool_())
-        return pa.array([None if missing(v) else str(v) for v in values], _TEXT)
+        # encoding a plain string array is far quicker than building a dictionary array from Python
+        return pa.array([None if missing(v) else str(v) for v in values], pa.string()).dictionary_encode()
     except (TypeError, ValueError, KeyError, pa.ArrowException) as err:
         raise StoreError(f"column {name!r}: cannot store {values[:3]!r}...: {err}") from None
 
@@ -237,20 +242,62 @@ class ResultsStore:
             return []
         stamped = []
         for p in self.trials_dir.glob(f"*{TRIAL_SUFFIX}"):  # temp files end in .tmp: never read
+            if p.name == COMPACTED_FILE:
+                continue
             with contextlib.suppress(FileNotFoundError):  # replaced by a writer while we listed
                 stamped.append((p.stat().st_mtime_ns, p.name, p))
         return [p for _, _, p in sorted(stamped)]
 
     def _read_trials(self, columns: Sequence[str] | None = None) -> pa.Table:
+        """The compacted rows of trials that have no file of their own, then every trial file's rows.
+
+        A trial's own file wins: it is newer (a retry after compacting) or, after a crash between
+        compacting and removing the files compacted, the same rows.
+        """
+        columns = list(columns) if columns is not None else list(COLUMNS)
         files = self.trial_files()
-        if not files:
-            return ARROW_SCHEMA.empty_table() if columns is None else ARROW_SCHEMA.empty_table().select(list(columns))
+        parts = []
         try:
-            return pads.dataset([str(f) for f in files], schema=ARROW_SCHEMA, format="parquet").to_table(
-                columns=list(columns) if columns is not None else None)
+            compacted = self.trials_dir / COMPACTED_FILE
+            if compacted.exists():
+                table = pq.read_table(compacted, columns=sorted(set(columns) | {"trial_id"}), schema=ARROW_SCHEMA)
+                own = pa.array([f.name[:-len(TRIAL_SUFFIX)] for f in files], pa.string())
+                if len(own):
+                    table = table.filter(pc.invert(pc.is_in(table.column("trial_id").cast(pa.string()), own)))
+                parts.append(table.select(columns))
+            if files:
+                parts.append(pads.dataset([str(f) for f in files], schema=ARROW_SCHEMA, format="parquet")
+                             .to_table(columns=columns))
         except (pa.ArrowException, OSError) as err:
             raise StoreError(f"{self.trials_dir}: cannot read the trial files ({err}); they were not written "
                              f"by this version's results store (schema version {SCHEMA_VERSION})") from None
+        if not parts:
+            return ARROW_SCHEMA.empty_table().select(columns)
+        return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+
+    def compact(self) -> None:
+        """Merge every trial's file into `trials/_compacted.parquet`, so loading opens one file
+        instead of one per trial. Run when no trial is being written (the end of a sweep run); a
+        crash at any point leaves the same table readable."""
+        with _flock(self.directory / WRITE_LOCK_FILE):
+            files = self.trial_files()
+            if not files:
+                return
+            table = self._read_trials().unify_dictionaries().combine_chunks()
+            # one dictionary per row group must hold every distinct hparams JSON in it, or Parquet
+            # falls back to storing the JSON once per row
+            _write_parquet(self.trials_dir / COMPACTED_FILE, table, row_group_size=1 << 17,
+                           dictionary_pagesize_limit=64 << 20)
+            for f in files:
+                f.unlink()
+            _fsync_dir(self.trials_dir)
+
+    def consolidate(self) -> Path | None:
+        """End of a run: `compact()`, then `export_csv()`. Returns the CSV written (None: nothing to)."""
+        if self.path == self.csv_path:
+            return None  # a CSV-only directory nothing was added to: the CSV is the store
+        self.compact()
+        return self.export_csv()
 
     def read(self) -> pd.DataFrame:
         """The table with typed columns (empty, with every column, when nothing is written yet).
@@ -260,17 +307,23 @@ class ResultsStore:
         """
         if self.path == self.csv_path:
             return self._read_csv()
-        if not self.trial_files():
+        table = self._read_trials()
+        if not table.num_rows:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
-        return _frame(self._read_trials())
+        return _frame(table)
 
     def _read_csv(self) -> pd.DataFrame:
         # trial ids are hex: an all-digit or "12e4..." id must not turn into a number
         df = pd.read_csv(self.csv_path, dtype={"trial_id": str, "sweep": str, "error": str})
-        if tuple(df.columns) != COLUMNS:
+        # a CSV written before a column was added lacks only that column: it reads with it empty
+        unknown = [c for c in df.columns if c not in COLUMNS]
+        if unknown or not {"row_type", "trial_id", "seed", "status"} <= set(df.columns):
             raise StoreError(f"{self.csv_path}: columns {list(df.columns)} are not schema version {SCHEMA_VERSION}'s "
                              f"{list(COLUMNS)}; write to a new directory")
-        return df
+        for col in COLUMNS:
+            if col not in df.columns:
+                df[col] = None
+        return df[list(COLUMNS)]
 
     def finished(self) -> dict[str, dict[int, str]]:
         """trial_id -> {seed: status} for every (trial, seed) with a final row."""
@@ -307,12 +360,20 @@ class ResultsStore:
                     _fsync_dir(self.directory)
             for tid, table in tables.items():
                 path = self.trials_dir / f"{tid}{TRIAL_SUFFIX}"
-                if path.exists():  # a retry, or more seeds of a trial: keep the seeds not re-run
-                    old = pq.read_table(path, schema=ARROW_SCHEMA)
+                old = self._earlier_rows(tid, path)
+                if old.num_rows:  # a retry, or more seeds of a trial: keep the seeds not re-run
                     seeds = pa.array(sorted(set(table.column("seed").to_pylist())), pa.int64())
                     kept = old.filter(pc.invert(pc.is_in(old.column("seed"), value_set=seeds)))
                     table = pa.concat_tables([kept, table]).unify_dictionaries() if kept.num_rows else table
                 _write_parquet(path, table)
+
+    def _earlier_rows(self, tid: str, path: Path) -> pa.Table:
+        if path.exists():
+            return pq.read_table(path, schema=ARROW_SCHEMA)
+        compacted = self.trials_dir / COMPACTED_FILE
+        if compacted.exists():
+            return pq.read_table(compacted, schema=ARROW_SCHEMA, filters=pc.field("trial_id") == tid)
+        return ARROW_SCHEMA.empty_table()
 
     def _convert_csv(self) -> None:
         """results.csv -> trials/ (called under the write lock when there is no trials/ yet).
@@ -357,8 +418,8 @@ class ResultsStore:
                         tmp.unlink()
 
 
-def _write_parquet(path: Path, table: pa.Table) -> None:
-    replace_atomic(path, lambda f: pq.write_table(table, f))
+def _write_parquet(path: Path, table: pa.Table, **options: Any) -> None:
+    replace_atomic(path, lambda f: pq.write_table(table, f, **options))
 
 
 class SweepLock:

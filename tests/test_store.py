@@ -97,8 +97,8 @@ def test_each_trial_is_one_parquet_file_and_read_gives_back_the_rows(tmp_path):
     table = s.read()
     assert table.seed.dtype == "int64" and table.return_mean.dtype == "float64"
     assert list(table.trial_id) == ["t1"] * 8 + ["t2"] * 2  # rows in the order they were appended
-    one_call = pd.read_parquet(tmp_path / "r" / "trials")  # the whole table, one pandas call
-    assert set(one_call.columns) == set(COLUMNS) and len(one_call) == 10
+    one_trial = pd.read_parquet(tmp_path / "r" / "trials" / "t2.parquet")  # a trial file is a plain Parquet table
+    assert set(one_trial.columns) == set(COLUMNS) and len(one_trial) == 2
 
 
 def test_a_trials_config_is_stored_once_per_file_not_once_per_row(tmp_path):
@@ -134,6 +134,27 @@ def test_rerunning_some_seeds_keeps_the_trials_other_seeds(tmp_path):
     s.append(seed1)
     assert_table_is(s.read(), [r for r in first if r["seed"] == 0] + seed1)
     assert s.finished() == {"t": {0: "done", 1: "done"}}
+
+
+def test_compacting_keeps_the_table_and_later_trial_files_win(tmp_path):
+    s = ResultsStore(tmp_path)
+    t1, t2 = rows(tid="t1"), rows(make_result(seeds=(0, 1), statuses=["done", "failed"]), tid="t2")
+    s.append(t1)
+    s.append(t2)
+    leftover = (tmp_path / "trials" / "t1.parquet").read_bytes()
+    assert s.consolidate() == tmp_path / "results.csv"
+    assert [p.name for p in (tmp_path / "trials").iterdir()] == ["_compacted.parquet"]
+    assert_table_is(s.read(), t1 + t2)
+    assert s.finished() == {"t1": {0: "done", 1: "done"}, "t2": {0: "done", 1: "failed"}}
+    (tmp_path / "trials" / "t1.parquet").write_bytes(leftover)  # killed before removing what it compacted
+    assert_table_is(s.read(), t1 + t2)  # not doubled
+    seed1 = rows(make_result(seeds=(1,), base=70.0), tid="t2")
+    s.append(seed1)  # a retry after compacting keeps the compacted seed 0 and replaces seed 1
+    assert_table_is(s.read(), t1 + [r for r in t2 if r["seed"] == 0] + seed1)
+    assert s.finished()["t2"] == {0: "done", 1: "done"}
+    s.compact()
+    assert_table_is(s.read(), t1 + [r for r in t2 if r["seed"] == 0] + seed1)
+    assert_table_is(read_export(tmp_path / "results.csv"), t1 + t2)  # the export is as of its writing
 
 
 def test_crash_while_writing_leaves_the_old_files_and_no_partial_trial(tmp_path, monkeypatch):
@@ -208,6 +229,16 @@ def test_an_old_csv_directory_reads_and_converts_on_its_first_append(tmp_path):
     assert_table_is(s.read(), expected + new)
     assert set(s.finished()) == {"0123", "4e56", "abcd"}
     assert len(load_results(tmp_path)) == 24  # trials/ wins over the (now stale) CSV
+
+
+def test_an_old_csv_without_a_later_column_reads_with_it_empty(tmp_path):
+    old_rows = rows(tid="t1")
+    frame = pd.DataFrame(old_rows, columns=list(COLUMNS)).drop(columns=["device"])
+    frame.to_csv(tmp_path / "results.csv", index=False, na_rep="")
+    s = ResultsStore(tmp_path)
+    assert tuple(s.read().columns) == COLUMNS and s.read()["device"].isna().all()
+    s.append(rows(tid="t2"))
+    assert_table_is(s.read()[lambda d: d.trial_id == "t1"], [{**r, "device": ""} for r in old_rows])
 
 
 def test_a_csv_of_another_schema_is_refused_and_left_alone(tmp_path):
