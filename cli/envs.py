@@ -9,20 +9,22 @@ import sys
 from eggroll_bench.envs.registry import all_tasks, suite_tasks, unavailable
 
 
-def describe(task) -> dict:
-    """A task's listing row (builds the environment to read its spec)."""
-    from eggroll_bench.envs.registry import make, suites
+def describe(task, spec: dict | None = None) -> dict:
+    """A task's listing row. `spec`: its `envs.spec_cache.summarise` summary (default: looked up
+    in the spec cache, which builds the environment only when its entry is missing or stale)."""
+    from eggroll_bench.envs.registry import suites
+    from eggroll_bench.envs.spec_cache import spec_summaries
 
-    spec = make(task.name).spec
+    spec = spec if spec is not None else spec_summaries([task])[task.name]
     return {
         "name": task.name,
         "suite": task.suite,  # the suite it was registered in
         "suites": [s for s, names in suites().items() if task.name in names],  # every suite it is in
         "source": task.source,
-        "obs_shape": list(spec.obs_shape),
-        "action_space": spec.action_space.describe(),
-        "num_agents": spec.num_agents,
-        "max_steps": spec.max_steps,
+        "obs_shape": list(spec["obs_shape"]),
+        "action_space": spec["action_space"],
+        "num_agents": spec["num_agents"],
+        "max_steps": spec["max_steps"],
         "budget_gpu": task.budget_gpu,
         "budget_quick": task.budget_quick,
         "random_return": task.random_return,
@@ -40,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"eggroll-bench envs: error: suite {args.suite!r}: {missing}", file=sys.stderr)
         return 2
     installed = [t for t in tasks if not t.missing()]
-    rows = [describe(t) for t in installed]
+    from eggroll_bench.envs.spec_cache import spec_summaries
+
+    specs = spec_summaries(installed)  # one cache read and at most one write for the whole listing
+    rows = [describe(t, specs[t.name]) for t in installed]
     if missing:  # the full listing: show what is installed, say what is not
         print(f"{len(tasks) - len(installed)} task(s) not listed: {missing}", file=sys.stderr)
     if args.json:
@@ -57,7 +62,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("envs", help="list registered tasks and suites")
+    p = subparsers.add_parser("envs", help="list registered tasks and suites",
+                              description="List the registered tasks. Each task's observation shape, action "
+                                          "space, agents and step limit come from a cache in "
+                                          "$XDG_CACHE_HOME/eggroll-bench (default ~/.cache/eggroll-bench), "
+                                          "rebuilt by building the environment when missing or when the "
+                                          "library versions change.")
     p.add_argument("--suite", help="only this suite (core16, marl, ...)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)

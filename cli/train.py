@@ -17,9 +17,26 @@ def parse_sets(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set expects key=value, got {pair!r}")
+            raise ConfigError(f"{SET_USAGE}, got {pair!r}")
         out[key.strip()] = value
     return out
+
+
+SET_USAGE = "--set expects KEY=VALUE, e.g. --set lr=0.01"
+
+
+class SetAction(argparse.Action):
+    """`--set KEY=VALUE`, refused at parse time when the `=` is missing. Otherwise `--set lr 0.01`
+    would take `lr` as the pair and leave `0.01` to the top-level parser as an unexplained
+    unrecognised argument."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        key, sep, rest = value.partition("=")
+        if not sep or not key.strip():
+            parser.error(f"{SET_USAGE} (got {option_string} {value}: no '=')")
+        if not rest:
+            parser.error(f"{SET_USAGE} (got {option_string} {value}: no value after '=')")
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), value])  # never the default list
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -99,7 +116,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--env", required=True, help="a registered task (see `eggroll-bench envs`)")
     p.add_argument("--seeds", default="1", help="number of seeds (0..S-1) or a comma list (default 1)")
     p.add_argument("--steps", type=int, default=None, help="env-step budget per seed (default: the task's quick budget)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyperparameter (repeatable)")
+    p.add_argument("--set", action=SetAction, default=[], metavar="KEY=VALUE",
+                   help="override a hyperparameter (repeatable), e.g. --set lr=0.01")
     p.add_argument("--out", help="append result rows to DIR/results.csv")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_compile_cache_flags(p)

@@ -9,12 +9,13 @@ each environment stepped until its first episode ends; the figure is the mean te
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 
 import jax
 import jax.numpy as jnp
 
-from eggroll_bench.envs.registry import all_tasks, make, resolve_tasks
+from eggroll_bench.envs.registry import all_tasks, make, resolve_tasks, suites
 from eggroll_bench.envs.spec import EnvSpec
 
 
@@ -45,11 +46,30 @@ def random_policy_return(task_name: str, episodes: int = 256, seed: int = 0) -> 
     return float(run(jax.random.PRNGKey(seed)))
 
 
+def unknown_names(names: list[str]) -> str | None:
+    """Why some of `names` are neither a task nor a suite (with close matches), or None."""
+    known = [t.name for t in all_tasks()] + list(suites())
+    bad = [n for n in names if n not in known]
+    if not bad:
+        return None
+    parts = []
+    for name in bad:
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        parts.append(f"{name!r}{hint}")
+    return (f"unknown task or suite {'; '.join(parts)}. Tasks and suites: `eggroll-bench envs` lists them; "
+            f"suites: {', '.join(sorted(suites()))}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="tasks or suites (default: all)")
     parser.add_argument("--episodes", type=int, default=256)
     args = parser.parse_args(argv)
+    unknown = unknown_names(args.names)
+    if unknown:
+        print(f"measure_random: error: {unknown}", file=sys.stderr)
+        return 2
     tasks = resolve_tasks(args.names) if args.names else all_tasks()
     for task in tasks:
         print(f"{task.name:32s} {random_policy_return(task.name, args.episodes):12.3f}", flush=True)
