@@ -254,6 +254,14 @@ class ResultsStore:
         A trial's own file wins: it is newer (a retry after compacting) or, after a crash between
         compacting and removing the files compacted, the same rows.
         """
+        for _ in range(5):
+            try:
+                return self._read_trials_once(columns)
+            except FileNotFoundError:
+                continue  # a compaction removed a file we had listed: its rows are compacted now; list again
+        return self._read_trials_once(columns)
+
+    def _read_trials_once(self, columns: Sequence[str] | None) -> pa.Table:
         columns = list(columns) if columns is not None else list(COLUMNS)
         files = self.trial_files()
         parts = []
@@ -268,6 +276,8 @@ class ResultsStore:
             if files:
                 parts.append(pads.dataset([str(f) for f in files], schema=ARROW_SCHEMA, format="parquet")
                              .to_table(columns=columns))
+        except FileNotFoundError:
+            raise
         except (pa.ArrowException, OSError) as err:
             raise StoreError(f"{self.trials_dir}: cannot read the trial files ({err}); they were not written "
                              f"by this version's results store (schema version {SCHEMA_VERSION})") from None
@@ -401,9 +411,9 @@ class ResultsStore:
         target = Path(path) if path is not None else self.csv_path
         if self.path == self.csv_path and target == self.csv_path:
             return target  # a CSV-only directory: the CSV is the store
-        table = self.read()
         target.parent.mkdir(parents=True, exist_ok=True)
-        with _flock(self.directory / WRITE_LOCK_FILE) if target == self.csv_path else contextlib.nullcontext():
+        with _flock(self.directory / WRITE_LOCK_FILE):  # a snapshot: no trial lands half-way through
+            table = self.read()
             replace_atomic(target, lambda f: table.to_csv(f, index=False, na_rep="", columns=list(COLUMNS)))
         return target
 

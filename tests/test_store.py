@@ -157,6 +157,22 @@ def test_compacting_keeps_the_table_and_later_trial_files_win(tmp_path):
     assert_table_is(read_export(tmp_path / "results.csv"), t1 + t2)  # the export is as of its writing
 
 
+def test_files_a_compaction_removes_while_a_reader_lists_them_are_read_again(tmp_path, monkeypatch):
+    s = ResultsStore(tmp_path)
+    s.append(rows(tid="t1"))
+    s.append(rows(tid="t2"))
+    listed = s.trial_files()
+    s.compact()  # another process, between the reader's listing and its opening the files
+    calls, real = [], ResultsStore.trial_files
+
+    def stale_once(self):
+        calls.append(1)
+        return listed if len(calls) == 1 else real(self)
+
+    monkeypatch.setattr(ResultsStore, "trial_files", stale_once)
+    assert s.finished() == {"t1": {0: "done", 1: "done"}, "t2": {0: "done", 1: "done"}} and len(calls) == 2
+
+
 def test_crash_while_writing_leaves_the_old_files_and_no_partial_trial(tmp_path, monkeypatch):
     s = ResultsStore(tmp_path)
     s.append(rows(tid="t1"))
