@@ -307,6 +307,10 @@ class ResultsStore:
         if self.path == self.csv_path:
             return None  # a CSV-only directory nothing was added to: the CSV is the store
         self.compact()
+        compacted = self.trials_dir / COMPACTED_FILE
+        if (compacted.exists() and self.csv_path.exists() and not self.trial_files()
+                and self.csv_path.stat().st_mtime_ns >= compacted.stat().st_mtime_ns):
+            return self.csv_path  # nothing added since the last export (a resumed sweep with nothing to run)
         return self.export_csv()
 
     def read(self) -> pd.DataFrame:

@@ -144,6 +144,9 @@ def test_compacting_keeps_the_table_and_later_trial_files_win(tmp_path):
     leftover = (tmp_path / "trials" / "t1.parquet").read_bytes()
     assert s.consolidate() == tmp_path / "results.csv"
     assert [p.name for p in (tmp_path / "trials").iterdir()] == ["_compacted.parquet"]
+    exported = (tmp_path / "results.csv").stat().st_mtime_ns
+    assert s.consolidate() == tmp_path / "results.csv"  # nothing new: the export is not rewritten
+    assert (tmp_path / "results.csv").stat().st_mtime_ns == exported
     assert_table_is(s.read(), t1 + t2)
     assert s.finished() == {"t1": {0: "done", 1: "done"}, "t2": {0: "done", 1: "failed"}}
     (tmp_path / "trials" / "t1.parquet").write_bytes(leftover)  # killed before removing what it compacted
