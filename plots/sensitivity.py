@@ -125,7 +125,11 @@ def sensitivity_points(tables: Tables, key: str) -> tuple[pd.DataFrame, list[str
     varied = varied_hparams(tables.trials)
     pairs = {pair for pair, keys in varied.items() if key in keys}
     scores, undefined = trial_scores(tables)
-    notes = [f"left out ({why}): {env}" for env, why in undefined.items() if any(e == env for _, e in pairs)]
+    by_reason: dict[str, list[str]] = {}
+    for env, why in undefined.items():
+        if any(e == env for _, e in pairs):
+            by_reason.setdefault(why, []).append(env)
+    notes = [f"left out ({why}): {', '.join(task_order(envs))}" for why, envs in by_reason.items()]
     pair_index = pd.MultiIndex.from_frame(scores[["algo", "env"]])
     scores = scores[pair_index.isin(list(pairs))].copy()
     values = hparams_frame(scores["hparams"])
@@ -156,7 +160,7 @@ def sensitivity_figure(tables: Tables, key: str):
     """Final normalised score vs the value of `key`, a line per algorithm, 95% bootstrap CIs."""
     points, notes = sensitivity_points(tables, key)
     if points.empty:
-        why = "; ".join(notes) or "no finished seeds"
+        why = "; ".join(n.removeprefix("left out (").replace("):", ":", 1) for n in notes) or "no finished seeds"
         return f"no defined normalised score for the trials that vary {key} ({why})"
     numeric = _numeric(points["value"])
     if numeric:
@@ -171,7 +175,7 @@ def sensitivity_figure(tables: Tables, key: str):
     fig, ax = plt.subplots(figsize=(7.5, 4.6), layout="constrained")
     for algo in algos:
         p = points[points["algo"] == algo].sort_values("x")
-        joined = p["x"].nunique() <= MAX_JOINED
+        joined = numeric and p["x"].nunique() <= MAX_JOINED  # categories have no order to draw a line along
         ax.errorbar(p["x"], p["point"], yerr=[p["point"] - p["lo"], p["hi"] - p["point"]], color=style.colour(algo),
                     marker="o", ms=6, capsize=3, lw=2 if joined else 0, elinewidth=1.4,
                     label=f"{style.label(algo)} ({_tasks(int(p['tasks'].max()))})")

@@ -567,3 +567,24 @@ def test_training_time_skipped_when_only_one_es_algorithm_ran(tmp_path):
     df = _cartpole(("eggroll", "openes"))
     df.loc[df["algo"] == "openes", "env"] = "Pendulum-v1"  # both ran, never on the same task
     assert "never ran on the same task" in training_time_figure(_tables(df, tmp_path / "b"))
+
+
+def test_sensitivity_without_ppo_is_skipped_and_categories_are_not_joined(tmp_path):
+    import matplotlib.pyplot as plt
+    from eggroll_bench.plots.sensitivity import sensitivity_figure
+
+    df = sweep_results()
+    tables = _tables(df[df["algo"] != "ppo"], tmp_path / "a")
+    assert sensitivity_figure(tables, "lr") == ("no defined normalised score for the trials that vary lr "
+                                                "(no PPO reference: CartPole-v1, Pendulum-v1)")
+    rows = _trial("ppo", "CartPole-v1", 1, 20.0, 500.0, {"hidden": 64})
+    for act in ("tanh", "pqn"):
+        rows += _trial("eggroll", "CartPole-v1", 1, 20.0, 300.0, {"activation": act}, tid=f"e-{act}")
+    fig = sensitivity_figure(_tables(pd.DataFrame(rows, columns=list(COLUMNS)), tmp_path / "b"), "activation")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["pqn", "tanh"]
+    from eggroll_bench.plots import style
+
+    points = [ln for ln in ax.get_lines() if ln.get_color() == style.colour("eggroll") and ln.get_marker() == "o"]
+    assert len(points) == 1 and points[0].get_linewidth() == 0  # markers only, no line between categories
+    plt.close(fig)
