@@ -23,13 +23,14 @@ def _actor_and_params(hidden=16, depth=2, obs_dim=5, actions=3, activation="tanh
 
 
 def _independent_member_noise(base_key, generation, member, params, rank):
-    """Re-derive member i's noise straight from DESIGN.md's key recipe, one member at a time."""
+    """Re-derive member i's noise straight from docs/design.md's key recipe, one member at a time;
+    rank=None: OpenES's full-rank ε for every leaf."""
     flat = traverse_util.flatten_dict(params)
     sign = -1.0 if member % 2 else 1.0
     out = {}
     for j, (path, leaf) in enumerate(sorted(flat.items())):
         key = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(base_key, j), generation), member // 2)
-        if is_matrix(path, leaf):
+        if rank is not None and is_matrix(path, leaf):
             ka, kb = jax.random.split(key)
             out[path] = (sign * jax.random.normal(ka, (leaf.shape[1], rank)), jax.random.normal(kb, (leaf.shape[0], rank)))
         else:
@@ -183,13 +184,12 @@ def _largest_intermediate(fn, *args) -> int:
 
 def test_eggroll_generation_never_builds_population_sized_matrices():
     """A whole EGGROLL generation (noise, rollout, update) has no N·m·n array; OpenES's does."""
-    from eggroll_bench import envs
-    from eggroll_bench.algos.config import build
-    from eggroll_bench.algos.es import EvolutionStrategy
+    from eggroll_bench.algos.registry import build_config
+    from eggroll_bench.algos.runner import build_algorithm
 
     pop, hidden = 32, 256
     for algo, expect_big in (("eggroll", False), ("openes", True)):
-        es = EvolutionStrategy(algo, envs.make("CartPole-v1"), build(algo, {"pop_size": pop, "hidden": hidden}))
+        es = build_algorithm(algo, "CartPole-v1", build_config(algo, {"pop_size": pop, "hidden": hidden}), 0)
         state = es.init(jax.random.PRNGKey(0))
         biggest = _largest_intermediate(es.update, state, jax.random.PRNGKey(1))
         assert (biggest >= pop * hidden * hidden) == expect_big, (algo, biggest)
@@ -268,3 +268,133 @@ def test_unknown_optimizer_is_refused(name):
 
     with pytest.raises(ConfigError, match=rf"{re.escape(repr(name))}.*adam, adamw, sgd"):
         make_optimizer(name, 0.1, 1.0, 0.0)
+
+
+def test_openes_antithetic_gradient_equals_explicit_sum():
+    """g = 1/(Nσ) Σ_i f_i ε_i with ε_{2k+1} = −ε_{2k}, each ε re-derived from the key recipe."""
+    _, params = _actor_and_params(hidden=6)
+    pop, gen, base = 8, 5, jax.random.PRNGKey(4)
+    model = FullRankNoise(pop, True)
+    noise = model.sample(base, jnp.asarray(gen), params)
+    fitness = jax.random.normal(jax.random.PRNGKey(8), (pop,))
+    grad = traverse_util.flatten_dict(model.gradient(params, noise, fitness, jnp.asarray(SIGMA)))
+    members = [_independent_member_noise(base, gen, i, params, None) for i in range(pop)]
+    for path in grad:
+        np.testing.assert_array_equal(members[0][path], -members[1][path])
+        explicit = sum(float(fitness[i]) * np.asarray(members[i][path]) for i in range(pop)) / (pop * SIGMA)
+        np.testing.assert_allclose(grad[path], explicit, rtol=1e-5, atol=1e-6)
+
+
+# --- EvolutionStrategy.update wiring, checked against a generation computed independently ---------
+
+
+def _make_es(algo, env_name, **overrides):
+    from eggroll_bench import envs
+    from eggroll_bench.algos.registry import build_config, get_algorithm
+
+    return get_algorithm(algo).make(envs.make(env_name), build_config(algo, overrides), 10**6)
+
+
+def _member_perturbations(es, params, noise):
+    """Each member's full perturbation direction per leaf, (N, *leaf.shape): ε_i, or EGGROLL's
+    (A_i B_iᵀ/√r)ᵀ (a kernel is Wᵀ), built explicitly."""
+    out = {}
+    for path, leaf in traverse_util.flatten_dict(params).items():
+        n = noise[path]
+        if isinstance(n, dict):
+            out[path] = jnp.einsum("imr,inr->inm", n["A"], n["B"]) / math.sqrt(es.noise.rank)
+        else:
+            out[path] = n
+    return out
+
+
+def _independent_generation(es, state, key, sigma, member_of_row=None):
+    """(fitness, θ + lr·g) of one generation under SGD and no shaping, from member-by-member
+    rollouts of materialised parameters θ + σ E_i; episode e of every member starts from
+    split(start_key, episodes_per_member)[e] (common random numbers). `member_of_row` permutes
+    which member a fitness row is credited to (a deliberately wrong wiring, for the controls)."""
+    from eggroll_bench.algos.rollout import run_episodes
+
+    c = es.config
+    noise = es.noise.sample(state.noise_key, state.generation, state.params)
+    eps = _member_perturbations(es, state.params, noise)
+    flat = traverse_util.flatten_dict(state.params)
+    _, start_key = jax.random.split(key)
+    starts = jax.random.split(start_key, c.episodes_per_member)
+
+    def member_return(member_params):
+        def act(obs, k):
+            return es.head.sample(es.actor.apply({"params": member_params}, obs), k, True)
+        return run_episodes(es.env, act, jax.random.PRNGKey(0), c.episodes_per_member, starts).returns
+
+    member_params = traverse_util.unflatten_dict({p: flat[p][None] + sigma * eps[p] for p in flat})
+    returns = jax.jit(jax.vmap(member_return))(member_params)  # (N, episodes_per_member)
+    if member_of_row is not None:
+        returns = returns.reshape(-1)[member_of_row].reshape(returns.shape)
+    fitness = returns.mean(-1)
+    expected = {p: flat[p] + c.lr * jnp.tensordot(fitness, eps[p], axes=1) / (c.pop_size * sigma) for p in flat}
+    return fitness, expected
+
+
+def _check_update(es, state, key, sigma, wrong_sigma=None, member_of_row=None):
+    """update's step equals the independent generation's; with `wrong_sigma` or `member_of_row`,
+    that wrong wiring must give a visibly different step, or the check would prove nothing."""
+    new = jax.jit(es.update)(state, key)[0]
+    _, expected = _independent_generation(es, state, key, sigma)
+    got, old = traverse_util.flatten_dict(new.params), traverse_util.flatten_dict(state.params)
+    for path in got:
+        step = np.asarray(expected[path] - old[path])
+        np.testing.assert_allclose(got[path] - old[path], step, rtol=1e-3, atol=1e-4 * np.abs(step).max())
+    if wrong_sigma is not None or member_of_row is not None:
+        _, wrong = _independent_generation(es, state, key, wrong_sigma or sigma, member_of_row)
+        gap = max(float(np.abs(wrong[p] - got[p]).max() / np.abs(got[p] - old[p]).max()) for p in got)
+        assert gap > 0.05, gap
+    return got, old
+
+
+def test_update_ascends_the_es_gradient():
+    """SGD with lr L moves θ by +L·g (optax is handed −g): a sign error would step by −L·g.
+    (EGGROLL shares this code; its wiring is checked by the decayed-σ test below.)"""
+    es = _make_es("openes", "Pendulum-v1", hidden=4, pop_size=6, optimizer="sgd", lr=1e-5, sigma=0.5,
+                  fitness_shaping="none")
+    got, old = _check_update(es, es.init(jax.random.PRNGKey(0)), jax.random.PRNGKey(1), 0.5)
+    assert all(np.abs(got[p] - old[p]).max() > 0 for p in got)  # a real step, not 0 == 0
+
+
+def test_rollout_and_gradient_use_the_same_decayed_sigma():
+    """At generation 3 with sigma_decay 0.5, σ_t = σ/8 both perturbs the rollout and divides g."""
+    es = _make_es("eggroll", "Pendulum-v1", hidden=4, pop_size=6, optimizer="sgd", lr=1e-6, sigma=0.8,
+                  sigma_decay=0.5, fitness_shaping="none")
+    state = es.init(jax.random.PRNGKey(0))
+    state = state.replace(generation=jnp.asarray(3))
+    _check_update(es, state, jax.random.PRNGKey(2), 0.1, wrong_sigma=0.8)
+
+
+def test_fitness_row_belongs_to_its_member_with_several_episodes():
+    """episodes_per_member=3: member i's fitness is the mean of its own 3 episodes."""
+    pop, per = 6, 3
+    es = _make_es("openes", "Pendulum-v1", hidden=4, pop_size=pop, episodes_per_member=per, optimizer="sgd",
+                  lr=1e-5, sigma=0.5, fitness_shaping="none")
+    state = es.init(jax.random.PRNGKey(0))
+    episode_major = np.arange(pop * per).reshape(per, pop).T.reshape(-1)  # rows read episode-major
+    _check_update(es, state, jax.random.PRNGKey(3), 0.5, member_of_row=episode_major)
+
+
+@pytest.mark.parametrize("algo", ["openes", "eggroll"])
+def test_gaussian_log_std_is_perturbed_and_updated(algo):
+    pop, sigma = 6, 0.3
+    es = _make_es(algo, "Pendulum-v1", hidden=4, pop_size=pop, sigma=sigma, deterministic_policy=False)
+    state = es.init(jax.random.PRNGKey(0))
+    path = next(p for p in traverse_util.flatten_dict(state.params) if p[-1] == "log_std")
+    noise = es.noise.sample(state.noise_key, state.generation, state.params)
+    variables, axes = es.noise.member_variables(state.params, noise, jnp.asarray(sigma))
+    member_log_std = traverse_util.flatten_dict(variables["params"])[path]
+    assert traverse_util.flatten_dict(axes["params"])[path] == 0  # one log-std per member
+    base = traverse_util.flatten_dict(state.params)[path]
+    np.testing.assert_allclose(member_log_std, base[None] + sigma * noise[path], rtol=1e-6)
+    assert np.all(np.abs(np.asarray(noise[path])) > 0) and len(np.unique(np.asarray(noise[path]))) == pop
+    obs = jnp.zeros((pop, 1, 3))
+    _, log_std_out = jax.vmap(es.actor.apply, in_axes=(axes, 0))(variables, obs)
+    np.testing.assert_allclose(log_std_out[:, 0], member_log_std, rtol=1e-6)  # the head reads it
+    new = jax.jit(es.update)(state, jax.random.PRNGKey(1))[0]
+    assert not np.allclose(traverse_util.flatten_dict(new.params)[path], base)
