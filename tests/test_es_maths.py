@@ -398,3 +398,14 @@ def test_gaussian_log_std_is_perturbed_and_updated(algo):
     np.testing.assert_allclose(log_std_out[:, 0], member_log_std, rtol=1e-6)  # the head reads it
     new = jax.jit(es.update)(state, jax.random.PRNGKey(1))[0]
     assert not np.allclose(traverse_util.flatten_dict(new.params)[path], base)
+
+
+def test_config_choices_are_the_implemented_names():
+    """The config's allowed values and the name -> implementation mappings must not drift apart
+    (config.py cannot import the mappings: es.py and noise.py import config.py)."""
+    from eggroll_bench.algos.config import ESConfig, rule_of
+    from eggroll_bench.algos.es import OPTIMIZERS
+    from eggroll_bench.algos.noise import FITNESS_SHAPING
+
+    assert set(rule_of(ESConfig, "optimizer").choices) == set(OPTIMIZERS)
+    assert set(rule_of(ESConfig, "fitness_shaping").choices) == set(FITNESS_SHAPING)
