@@ -43,7 +43,7 @@ from eggroll_bench.algos.network import activation_fn
 from eggroll_bench.algos.rollout import run_episodes
 from eggroll_bench.algos.runner import build_algorithm
 from eggroll_bench.benchmarks import common, workloads
-from eggroll_bench.benchmarks.options import BenchError
+from eggroll_bench.benchmarks.options import BenchError, ceiling_variants
 from eggroll_bench.envs.core import import_chatter_to_stderr
 from eggroll_bench.envs.registry import get_task, make
 
@@ -164,7 +164,7 @@ Job = tuple[Callable, tuple, dict[str, Any]]  # fn, its arguments, the row's fix
 
 
 def size_group(env: str, raw: RawLibraryEnv, pop: int, width: int, args: argparse.Namespace,
-               horizon: int) -> dict[str, Job]:
+               horizon: int, wanted: list[str]) -> dict[str, Job]:
     base = {"env": env, "group": f"{pop}x{width}", "hidden": width, "depth": args.depth,
             "activation": args.activation}
     fixed = workloads.make_es("eggroll", env, width, args.depth, pop, 1, args.activation, horizon=horizon)
@@ -174,11 +174,10 @@ def size_group(env: str, raw: RawLibraryEnv, pop: int, width: int, args: argpars
     row = {**base, "batch": fixed.batch, "horizon": horizon}
     jobs = {"bare": (fn, (params, key), row),
             "inference": (workloads.inference_rollout(fixed), (state, key), row),
-            "es-generation": (workloads.full_generation(fixed), (state, key), row)}
-    if not args.no_live:
-        jobs["es-live"] = (workloads.full_generation(live), (state, key),
-                           {**row, "horizon": f"<= {live.spec.max_steps}", "_lengths": live_lengths(live)})
-    return jobs
+            "es-generation": (workloads.full_generation(fixed), (state, key), row),
+            "es-live": (workloads.full_generation(live), (state, key),
+                        {**row, "horizon": f"<= {live.spec.max_steps}", "_lengths": live_lengths(live)})}
+    return {name: job for name, job in jobs.items() if name == "bare" or name in wanted}
 
 
 def ppo_group(env: str, raw: RawLibraryEnv, args: argparse.Namespace) -> dict[str, Job]:
@@ -241,6 +240,7 @@ def sizes_for(env: str, args: argparse.Namespace) -> list[tuple[int, int]]:
 
 def run(args: argparse.Namespace) -> int:
     envs = args.envs or list(QUICK_ENVS if args.quick else DEFAULT_ENVS)
+    wanted = ceiling_variants(args.variants)
     raws = {}
     for env in envs:  # bad input is refused before anything compiles
         try:
@@ -254,8 +254,10 @@ def run(args: argparse.Namespace) -> int:
              "x_bare_compile", "repeats", "status"]
     rows: list[dict[str, Any]] = []
     for env, raw in raws.items():
-        groups = [lambda p=p, w=w: size_group(env, raw, p, w, args, horizon) for p, w in sizes_for(env, args)]
-        if not args.no_ppo:
+        groups = [lambda p=p, w=w: size_group(env, raw, p, w, args, horizon, wanted) for p, w in sizes_for(env, args)]
+        if not {"inference", "es-generation", "es-live"} & set(wanted):
+            groups = []
+        if "ppo-update" in wanted:
             groups.append(lambda: ppo_group(env, raw, args))
         for build in groups:
             start = time.perf_counter()

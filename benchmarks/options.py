@@ -179,6 +179,18 @@ def _sizes(text: str) -> list[tuple[int, int]]:
     return out
 
 
+CEILING_VARIANTS = ("inference", "es-generation", "es-live", "ppo-update")
+
+
+def ceiling_variants(names: list[str] | None) -> list[str]:
+    """The variants asked for with --variants (default all), refusing any other name."""
+    names = names or list(CEILING_VARIANTS)
+    unknown = [n for n in names if n not in CEILING_VARIANTS]
+    if unknown:
+        raise BenchError(f"--variants: unknown variant {unknown[0]!r}; allowed: {', '.join(CEILING_VARIANTS)}")
+    return names
+
+
 def _ceiling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--envs", type=_strs, default=None, metavar="TASK,TASK",
                    help="gymnax or brax tasks (default: CartPole-v1, Breakout-MinAtar, Pendulum-v1, "
@@ -189,8 +201,8 @@ def _ceiling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--activation", default="tanh", choices=ACTIVATIONS, help="activation (default tanh)")
     p.add_argument("--horizon", type=_positive_int, default=None,
                    help="steps of the bare loop and the fixed-horizon variants (default 64 on CPU, 256 on GPU, 8 --quick)")
-    p.add_argument("--no-live", action="store_true", help="skip es-live (the update on the real task, early stop)")
-    p.add_argument("--no-ppo", action="store_true", help="skip the PPO group")
+    p.add_argument("--variants", type=_strs, default=None, metavar="V,V",
+                   help=f"compared with the bare loop (always run): any of {', '.join(CEILING_VARIANTS)} (default all)")
     p.add_argument("--no-ynn", action="store_true",
                    help="compile with XLA:CPU's YNNPACK fusions off (see benchmarks/README.md)")
 
@@ -203,6 +215,8 @@ def _paper_throughput(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"),
                    help="auto: bfloat16 on GPU/TPU, float32 on CPU (see the module docstring)")
     p.add_argument("--no-plot", action="store_true", help="write the CSV only")
+    p.add_argument("--no-ynn", action="store_true",
+                   help="compile with XLA:CPU's YNNPACK fusions off (see benchmarks/README.md)")
 
 
 EXTRA: dict[str, Callable[[argparse.ArgumentParser], None]] = {

@@ -58,8 +58,8 @@ VARIANTS = ("inference", "eggroll-on-the-fly", "eggroll-precomputed", "openes", 
 OPENES_CHUNK_BYTES = 256 << 20  # member matrices materialised at once by OpenES
 
 COLUMNS = ["variant", "width", "pop", "dtype", "tokens", "seconds", "tokens_per_s", "fraction", "best_tokens_per_s",
-           "fraction_best", "paper_fraction", "compile_s", "repeats", "device", "load", "status"]
-KEYS = ["variant", "width", "pop", "dtype", "device"]
+           "fraction_best", "paper_fraction", "compile_s", "repeats", "device", "xla", "load", "status"]
+KEYS = ["variant", "width", "pop", "dtype", "device", "xla"]
 
 
 def pick_dtype(choice: str) -> jnp.dtype:
@@ -119,15 +119,17 @@ def jobs(width: int, pop: int, dtype) -> dict[str, tuple]:
             "ppo": (ppo, (x, kernel))}
 
 
-def measure(width: int, pop: int, dtype, repeats: int, budget_s: float) -> list[dict[str, Any]]:
+def measure(width: int, pop: int, dtype, repeats: int, budget_s: float, no_ynn: bool = False
+            ) -> list[dict[str, Any]]:
     device = common.machine()
+    opts = common.compiler_options(no_ynn)
     rows, calls = {}, {}
     for name, (fn, args) in jobs(width, pop, dtype).items():
         rows[name] = row = {"variant": name, "width": width, "pop": pop, "dtype": jnp.dtype(dtype).name,
                             "tokens": pop, "paper_fraction": PAPER.get(name, 1.0 if name == "inference" else ""),
-                            "device": device, "status": "ok"}
+                            "device": device, "xla": "no-ynn" if opts else "default", "status": "ok"}
         try:
-            compiled, row["compile_s"] = common.compile_jit(fn, *args)
+            compiled, row["compile_s"] = common.compile_jit(fn, *args, compiler_opts=opts)
         except Exception as err:  # noqa: BLE001 - e.g. out of memory: a row, the others go on
             row["status"] = common.short_error(err)
             continue
@@ -159,7 +161,8 @@ def plot(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     measured = {r["variant"]: r for r in rows if r.get("fraction") is not None}
     names = [n for n in PAPER if n in measured]
     first = rows[0]
-    ours_label = (f"ours: {first['device']}, {first['dtype']}, width {first['width']}, {first['pop']} members")
+    ours_label = f"ours: {first['device']}, {first['dtype']}, width {first['width']}, {first['pop']} members" + \
+        (", YNNPACK fusions off" if first.get("xla") == "no-ynn" else "")
     fig, ax = plt.subplots(figsize=(8, 5))
     xs = range(len(names))
     width = 0.38
@@ -195,10 +198,11 @@ def run(args: argparse.Namespace) -> int:
     dtype = pick_dtype(args.dtype)
     repeats = args.repeats or (3 if args.quick else 5)
     common.header("paper-throughput", args.quick)
-    rows = measure(width, pop, dtype, repeats, 5.0 if args.quick else 40.0)
+    rows = measure(width, pop, dtype, repeats, 5.0 if args.quick else 40.0, args.no_ynn)
     common.print_table(rows, ["variant", "tokens_per_s", "fraction", "fraction_best", "paper_fraction", "compile_s",
                               "repeats", "status"],
-                       f"width {width}, {pop} members (one token each), {jnp.dtype(dtype).name}, load {common.load()}")
+                       f"width {width}, {pop} members (one token each), {jnp.dtype(dtype).name}, "
+                       f"XLA {rows[0]['xla']}, load {common.load()}")
     out = Path(args.out)
     print(f"\nwrote {common.write_csv(rows, out / 'paper_throughput.csv', COLUMNS, KEYS if args.append else None)}")
     if not args.no_plot:

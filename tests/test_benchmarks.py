@@ -13,8 +13,9 @@ import jax
 import numpy as np
 import pytest
 
+from eggroll_bench.benchmarks import ceiling
 from eggroll_bench.benchmarks import compile as compile_bench
-from eggroll_bench.benchmarks import generation, memory, ppo, update, workloads
+from eggroll_bench.benchmarks import generation, memory, paper_throughput, ppo, update, workloads
 from eggroll_bench.cli import build_parser
 
 TINY_NET = ["--widths", "8", "--pops", "4", "--repeats", "1"]
@@ -151,3 +152,71 @@ def test_population_step_matches_population_act():
     step, _ = workloads.population_step(es, state)
     act = jax.jit(lambda obs, key: es.population_act(state, noise, sigma)(obs, key))
     np.testing.assert_array_equal(jax.jit(step)(variables, obs, key), act(obs, key))
+
+
+@pytest.mark.parametrize("variants", ["inference,es-generation", "es-live", "ppo-update"])
+def test_ceiling_compares_our_loops_with_the_bare_one(variants, tmp_path):
+    """Quick mode (CartPole-v1, 8 members x width 8, T = 8), split so each test compiles few programs."""
+    assert ceiling.main(["--quick", "--repeats", "1", "--variants", variants, "--out", str(tmp_path)]) == 0
+    columns, rows = read(tmp_path / "ceiling.csv")
+    assert columns == ceiling.COLUMNS
+    assert all(r["status"] == "ok" for r in rows), [r["status"] for r in rows]
+    wanted = set(variants.split(","))
+    assert {r["variant"] for r in rows} == wanted | {"bare"}
+    for column in ("steps_per_s", "stepped_per_s", "x_bare", "x_bare_stepped", "compile_s", "x_bare_compile"):
+        assert positive_finite(rows, column), column
+    for group in {r["group"] for r in rows}:
+        members = [r for r in rows if r["group"] == group]
+        bare = next(r for r in members if r["variant"] == "bare")
+        assert float(bare["x_bare"]) == 1.0
+        for r in members:
+            if r["variant"] in ("inference", "es-generation", "ppo-update"):  # the same batch x T transitions
+                assert int(r["env_steps"]) == int(r["stepped_steps"]) == int(bare["env_steps"]), r["variant"]
+            if r["variant"] == "es-live":  # live steps <= what the while loop computed = batch x longest episode
+                assert 0 < int(r["env_steps"]) <= int(r["stepped_steps"])
+                assert int(r["stepped_steps"]) % int(r["batch"]) == 0
+
+
+def test_ceiling_refuses_bad_variants_and_tasks(tmp_path, capsys):
+    assert ceiling.main(["--variants", "turbo", "--out", str(tmp_path)]) == 2
+    assert "unknown variant 'turbo'" in capsys.readouterr().err
+    assert ceiling.main(["--envs", "MPE_simple_spread_v3", "--out", str(tmp_path)]) == 2
+    assert "supports gymnax, brax" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "ceiling", "--sizes", "64by64"])
+    assert not list(tmp_path.glob("*.csv"))
+
+
+def test_paper_throughput_writes_fractions_and_the_figure(tmp_path):
+    argv = ["--quick", "--width", "32", "--pop", "8", "--repeats", "1", "--out", str(tmp_path)]
+    assert build_parser().parse_args(["bench", "paper-throughput"] + argv).bench == "paper-throughput"
+    assert paper_throughput.main(argv) == 0
+    columns, rows = read(tmp_path / "paper_throughput.csv")
+    assert columns == paper_throughput.COLUMNS
+    assert [r["variant"] for r in rows] == list(paper_throughput.VARIANTS)
+    assert all(r["status"] == "ok" for r in rows) and {r["dtype"] for r in rows} == {"float32"}
+    for column in ("tokens_per_s", "fraction", "compile_s"):
+        assert positive_finite(rows, column), column
+    assert {r["variant"]: float(r["paper_fraction"]) for r in rows if r["variant"] != "inference"} == \
+        paper_throughput.PAPER
+    for figure in ("paper_throughput.png", "paper_throughput.pdf"):
+        assert (tmp_path / figure).stat().st_size > 1000
+
+
+GPU_CHECK = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+
+
+def test_gpu_check_script_parses_and_refuses_to_run_without_a_gpu(tmp_path):
+    import subprocess
+    import sys
+
+    assert subprocess.run(["bash", "-n", str(GPU_CHECK)]).returncode == 0
+    bad = subprocess.run(["bash", str(GPU_CHECK), "--bogus"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown option '--bogus'" in bad.stderr
+    if jax.default_backend() == "gpu":
+        pytest.skip("a GPU is visible: the script would run its full 8-minute check")
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(GPU_CHECK), "--out-root", str(tmp_path)], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 3 and "no GPU visible" in result.stderr and "--allow-cpu" in result.stderr
+    assert not any(tmp_path.iterdir())  # nothing written before the check
