@@ -1,0 +1,200 @@
+"""Trials in parallel (a local pool, Ray tasks) and compiles reused across processes.
+
+Every sweep here is a real `eggroll-bench sweep` subprocess running real CartPole-v1 trials. They
+share one persistent compilation cache: the reference run fills it (each of its trials reports
+`compile_cached` False), and every later run, in fresh processes, must load its compiles from it
+(`compile_cached` True) and reproduce the reference's returns exactly.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, settings
+from eggroll_bench.sweeps.store import ResultsStore
+from eggroll_bench.sweeps.sweepfile import SweepError, load_executor_table
+
+REPO = Path(__file__).resolve().parents[1]
+TINY4 = """
+name = "tiny4"
+algos = ["openes"]
+tasks = ["CartPole-v1"]
+seeds = 2
+budget = 20000
+[set]
+pop_size = 8
+hidden = 16
+depth = 1
+eval_every = 2
+eval_episodes = 2
+[openes.grid]
+lr = [0.05, 0.02, 0.03, 0.04]
+"""
+DETERMINISTIC = ["trial_id", "row_type", "seed", "env_steps", "updates", "return_mean", "return_std", "status",
+                 "hparams", "budget"]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("executors")
+    path = tmp / "tiny4.toml"
+    path.write_text(TINY4)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EGGROLL_BENCH_", "JAX_COMPILATION_CACHE"))}
+    env["JAX_PLATFORMS"] = "cpu"
+    return path, ["--compile-cache", str(tmp / "jax-cache")], env
+
+
+def sweep(path: Path, out: Path, env: dict, *flags: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "eggroll_bench.cli", "sweep", str(path), "--out", str(out), *flags],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def finals(out: Path) -> pd.DataFrame:
+    table = ResultsStore(out).read()
+    return table[table["row_type"] == "final"]
+
+
+def deterministic(out: Path) -> pd.DataFrame:
+    table = ResultsStore(out).read()
+    return table[DETERMINISTIC].sort_values(DETERMINISTIC).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def reference(setup, tmp_path_factory):
+    """One uninterrupted run, two trial processes at once, with an empty compilation cache."""
+    path, cache, env = setup
+    out = tmp_path_factory.mktemp("reference") / "out"
+    proc = sweep(path, out, env, "--workers", "2", *cache)
+    stdout, stderr = proc.communicate(timeout=900)
+    assert proc.returncode == 0, stderr
+    assert "local pool of 2 trial processes" in stdout and "running" in stdout and "ETA" in stdout
+    assert (finals(out)["compile_cached"].astype(str) == "False").all()  # nothing was cached before it
+    return deterministic(out)
+
+
+def test_one_worker_gives_the_rows_of_two_and_loads_every_compile_from_the_cache(setup, reference, tmp_path):
+    path, cache, env = setup
+    proc = sweep(path, tmp_path / "out", env, "--workers", "1", *cache)
+    stdout, stderr = proc.communicate(timeout=900)
+    assert proc.returncode == 0, stderr
+    pd.testing.assert_frame_equal(deterministic(tmp_path / "out"), reference)
+    assert (finals(tmp_path / "out")["compile_cached"].astype(str) == "True").all()
+
+
+def _children(pid: int) -> set[int]:
+    """Every descendant of `pid` (the trial processes of a sweep)."""
+    kids: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids |= {int(c) for c in (task / "children").read_text().split()}
+    for kid in list(kids):
+        try:
+            kids |= _children(kid)
+        except FileNotFoundError:
+            pass
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG and /proc are Linux-only")
+def test_sigkill_with_two_trials_running_then_rerun_loses_and_duplicates_nothing(setup, reference, tmp_path):
+    path, cache, env = setup
+    out = tmp_path / "out"
+    proc = sweep(path, out, env, "--workers", "2", *cache)
+    deadline, busy = time.monotonic() + 600, set()
+    while not ResultsStore(out).finished() and proc.poll() is None and time.monotonic() < deadline:
+        busy |= _children(proc.pid)
+        time.sleep(0.01)
+    busy |= _children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)  # the first trial's rows are in; the pool was running two
+    proc.communicate()
+    assert 1 <= len(ResultsStore(out).finished()) < 4, "the kill did not land mid-sweep"
+    deadline = time.monotonic() + 20
+    while any(_alive(p) for p in busy) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert busy and not any(_alive(p) for p in busy), "a trial process outlived the sweep process"
+
+    proc = sweep(path, out, env, "--workers", "2", *cache)
+    stdout, stderr = proc.communicate(timeout=900)
+    assert proc.returncode == 0, stderr
+    got = deterministic(out)
+    assert not got.duplicated().any()
+    pd.testing.assert_frame_equal(got, reference)
+
+
+@pytest.mark.ray
+def test_ray_tasks_on_a_local_cluster_give_the_same_rows(setup, reference, tmp_path):
+    pytest.importorskip("ray", reason='the [ray] extra: pip install -e ".[ray]"')
+    path, cache, env = setup
+    proc = sweep(path, tmp_path / "out", env, "--executor", "ray", "--workers", "2", *cache)
+    stdout, stderr = proc.communicate(timeout=900)
+    assert proc.returncode == 0, stderr
+    assert "Ray cluster started here (2 CPUs, 0 GPUs), 2 trials at once" in stdout
+    pd.testing.assert_frame_equal(deterministic(tmp_path / "out"), reference)
+
+
+def _refused(setup, tmp_path, *flags: str, env: dict | None = None) -> str:
+    path, cache, base = setup
+    proc = sweep(path, tmp_path / "out", env or base, *flags)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 2, (stdout, stderr)
+    assert "Traceback" not in stderr and not (tmp_path / "out").exists()  # refused before touching anything
+    return stderr
+
+
+@pytest.mark.ray
+def test_an_unreachable_ray_address_is_refused_at_once_naming_it(setup, tmp_path):
+    pytest.importorskip("ray")
+    start = time.monotonic()
+    err = _refused(setup, tmp_path, "--executor", "ray", "--address", "127.0.0.1:1")
+    assert "--address 127.0.0.1:1: no Ray cluster reachable there" in err and time.monotonic() - start < 60
+
+
+BLOCK_RAY = "import sys; sys.modules['ray'] = None  # as if the [ray] extra were not installed\n"
+
+
+def test_without_ray_the_ray_executor_stops_with_the_install_command(setup, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCK_RAY)
+    env = {**setup[2], "PYTHONPATH": os.pathsep.join([str(site), setup[2].get("PYTHONPATH", "")])}
+    err = _refused(setup, tmp_path, "--executor", "ray", env=env)
+    assert 'needs Ray, which is not installed; install it with pip install -e ".[ray]"' in err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--workers", "0"], "workers = 0: expected an integer >= 1"),
+    (["--executor", "dask"], "invalid choice: 'dask'"),
+    (["--address", "auto"], "is for the Ray executor"),
+])
+def test_bad_executor_flags_are_refused_before_anything_runs(setup, tmp_path, flags, message):
+    assert message in _refused(setup, tmp_path, *flags)
+
+
+def test_the_sweep_files_executor_table_is_read_and_the_command_line_wins(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(TINY4 + '\n[executor]\nkind = "ray"\nworkers = 3\ncpus_per_trial = 0.5\n')
+    table = load_executor_table(path)
+    assert settings({}, table) == ExecutorConfig("ray", 3, None, 0.5)
+    assert settings({"kind": "local", "workers": 2, "cpus_per_trial": None}, table).workers == 2
+    path.write_text(TINY4 + "\n[executor]\nworkers = -1\n")
+    with pytest.raises(SweepError, match=r"line \d+: \[executor\]: workers = -1: expected an integer >= 1"):
+        load_executor_table(path)
+    path.write_text(TINY4 + '\n[executor]\nkind = "slurm"\n')
+    with pytest.raises(SweepError, match="kind = 'slurm': allowed: 'local', 'ray'"):
+        load_executor_table(path)
+    with pytest.raises(ExecutorError, match="workers = 0"):
+        settings({"workers": 0})
