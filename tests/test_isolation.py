@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from eggroll_bench import plugins
 from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
+from eggroll_bench.sweeps.executors import ExecutorConfig
 from eggroll_bench.sweeps.isolation import TrialCrashed, TrialRaised, run_isolated
 from eggroll_bench.sweeps.manager import run_sweep
 from eggroll_bench.sweeps.store import ResultsStore
@@ -83,6 +85,34 @@ def test_a_segfaulting_trial_is_recorded_as_failed_and_the_sweep_goes_on(tmp_pat
     assert done.return_mean.tolist() == [10.0, 11.0, 20.0, 21.0]  # the trials after the crash ran too
     assert not done.device.str.contains(f"pid {os.getpid()}").any()  # each in a child
     assert any("killed by SIGSEGV" in line for line in lines)
+
+
+def timed_train(algo, env, seeds, overrides=None, total_steps=None, progress=True):
+    """scripted_train, holding the trial for a second and reporting when it ran and what it had loaded."""
+    start = time.time()
+    time.sleep(1.0)
+    result = scripted_train(algo, env, seeds, overrides, total_steps, progress)
+    return TrainResult(result.algo, result.env, result.hparams, result.budget, result.seeds, 1.0, 2.0,
+                       f"{start} {time.time()} colorsys={'colorsys' in sys.modules}", {})
+
+
+def test_two_workers_run_trials_at_once_a_segfault_fails_only_its_trial_and_plugins_reach_each(tmp_path,
+                                                                                             monkeypatch):
+    monkeypatch.setattr(plugins, "_modules", ["colorsys"])  # as if loaded by --import colorsys
+    (tmp_path / "s.toml").write_text(SWEEP.replace("[0.01, 0.03, 0.02]", "[0.01, 0.03, 0.02, 0.04]"))
+    sweep = load_sweep(tmp_path / "s.toml", out=tmp_path / "out")
+    lines: list[str] = []
+    summary = run_sweep(sweep, train=timed_train, isolate=True, executor=ExecutorConfig(workers=2),
+                        log=lines.append)
+    assert summary.counts == {"done": 3, "diverged": 0, "failed": 1, "pending": 0}
+    final = ResultsStore(sweep.out).read().query("row_type == 'final'")
+    assert final[final.status == "failed"].error.str.contains("killed by SIGSEGV").all()
+    done = final[final.status == "done"].drop_duplicates("trial_id")
+    assert sorted(done.return_mean) == [10.0, 20.0, 40.0]
+    assert done.device.str.endswith("colorsys=True").all()  # each trial process loaded the sweep's modules
+    spans = sorted(tuple(map(float, d.split()[:2])) for d in done.device)
+    assert any(b[0] < a[1] for a, b in zip(spans, spans[1:])), f"no two trials overlapped: {spans}"
+    assert any("running" in line and "pending" in line and "ETA" in line for line in lines)
 
 
 PARENT = """
