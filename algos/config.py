@@ -1,8 +1,16 @@
-"""Every hyperparameter, its default, where the default came from, and its validation.
+"""Every hyperparameter: its default, where the default came from, and its rule.
 
-One frozen dataclass per algorithm. `resolve(algo, task, overrides)` layers, in order:
-the dataclass defaults < the task's registry overrides (`Task.defaults`) < the user's overrides
-(`--set key=value` or a sweep grid), and validates the result before anything compiles.
+One frozen dataclass per algorithm. Each field is declared with `hyperparameter(...)`, whose
+metadata (a `Rule`) says what values are allowed (a range, or a set of choices) and whether the
+value is **static** (it changes array shapes or the program's structure: a new compile) or
+**traced** (a number the compiled program could take as data). Validation, the sweep file's type
+checks and the "did you mean" hints are all derived from these rules; nothing restates them.
+Rules that tie several fields together live in the config class's `check` method.
+
+`resolve(algo, task_defaults, overrides)` layers, in order: the dataclass defaults < the task's
+registry overrides (`Task.defaults`) < the user's overrides (`--set key=value` or a sweep grid), and
+validates the result before anything compiles. Which config class an algorithm uses comes from
+the algorithm registry (`eggroll_bench.algos.registry`).
 
 Sources of the defaults:
 - Network: 2 hidden layers of 64, tanh, PureJaxRL's classic-control actor-critic. The paper's RL
@@ -19,11 +27,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 ACTIVATIONS = ("tanh", "relu", "gelu", "silu", "pqn")
-ALGOS = ("eggroll", "openes", "ppo")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+FITNESS_SHAPINGS = ("centered_rank", "zscore", "none")
+STATIC, TRACED = "static", "traced"
 
 
 class ConfigError(ValueError):
@@ -31,79 +41,183 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class Common:
-    # network (shared by every algorithm)
-    hidden: int = 64
-    depth: int = 2
-    activation: str = "tanh"
-    # observations
-    normalize_obs: bool = False  # running mean/std normalisation (on by default for brax tasks)
-    agent_id: bool = False  # multi-agent: append a one-hot agent id to each agent's observation
-    # evaluation (same protocol for every algorithm)
-    eval_every: int = 10  # updates (ES generations / PPO updates) between evaluations
-    eval_episodes: int = 16
-    eval_deterministic: bool = True  # greedy / mean action when evaluating
+class Rule:
+    """What one hyperparameter may be. Bounds apply to numbers, `choices` to strings."""
+
+    kind: str  # STATIC: changes shapes / program structure; TRACED: could be data to a compiled program
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # low itself is excluded
+    choices: tuple[str, ...] | None = None
+
+    def describe(self) -> str:
+        """The allowed values, as an error message says them."""
+        if self.choices is not None:
+            return "one of " + ", ".join(self.choices)
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{_num(self.low)}, {_num(self.high)}]"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {_num(self.low)}"
+        return "any value of its type"
+
+    def check(self, name: str, value: Any) -> None:
+        if self.choices is not None:
+            if value not in self.choices:
+                raise ConfigError(f"{name}: {value!r} is not one of {', '.join(self.choices)}")
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return
+        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        above = self.high is not None and value > self.high
+        if below or above:
+            raise ConfigError(f"{name} must be {self.describe()}, got {value!r}")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def hyperparameter(default: Any, kind: str = STATIC, *, low: float | None = None, high: float | None = None,
+                   low_open: bool = False, choices: tuple[str, ...] | None = None) -> Any:
+    """A config field whose `Rule` travels with it (`rule_of`)."""
+    if kind not in (STATIC, TRACED):
+        raise ValueError(f"kind must be {STATIC!r} or {TRACED!r}, got {kind!r}")
+    return dataclasses.field(default=default, metadata={"rule": Rule(kind, low, high, low_open, choices)})
+
+
+def positive(default: Any, kind: str = STATIC) -> Any:
+    return hyperparameter(default, kind, low=0, low_open=True)
+
+
+def at_least(bound: float, default: Any, kind: str = STATIC) -> Any:
+    return hyperparameter(default, kind, low=bound)
+
+
+def unit_interval(default: float) -> Any:
+    """(0, 1]: discounts, GAE's λ and per-update decay factors."""
+    return hyperparameter(default, TRACED, low=0, high=1, low_open=True)
+
+
+def choice(default: str, choices: tuple[str, ...]) -> Any:
+    return hyperparameter(default, STATIC, choices=choices)
+
+
+def flag(default: bool) -> Any:
+    return hyperparameter(default, STATIC)
 
 
 @dataclass(frozen=True)
-class ESConfig(Common):
-    pop_size: int = 64
-    episodes_per_member: int = 1
-    sigma: float = 0.05
-    sigma_decay: float = 1.0  # σ_t = σ · sigma_decay^t, floored at sigma_min
-    sigma_min: float = 0.0
-    lr: float = 0.05
-    lr_decay: float = 1.0  # lr_t = lr · lr_decay^t
-    optimizer: str = "adam"  # adam | adamw | sgd
-    weight_decay: float = 0.0  # adamw only
-    antithetic: bool = True
-    fitness_shaping: str = "centered_rank"  # centered_rank | zscore | none
-    deterministic_policy: bool = True  # act greedily / with the mean while collecting fitness
-    common_starts: bool = True  # every member plays the same start states in a generation (CRN)
-    rank: int = 1  # EGGROLL only: rank r of each matrix perturbation
+class BaseConfig:
+    """What every algorithm shares: the network, observation handling and the evaluation protocol."""
+
+    hidden: int = at_least(1, 64)
+    depth: int = at_least(1, 2)
+    activation: str = choice("tanh", ACTIVATIONS)
+    normalize_obs: bool = flag(False)  # running mean/std normalisation (on by default for brax tasks)
+    agent_id: bool = flag(False)  # multi-agent: append a one-hot agent id to each agent's observation
+    eval_every: int = at_least(1, 10)  # updates (ES generations / PPO updates) between evaluations
+    eval_episodes: int = at_least(1, 16)
+    eval_deterministic: bool = flag(True)  # greedy / mean action when evaluating
+
+    def check(self) -> None:
+        """Refuse combinations of values that each field's rule alone cannot see."""
 
 
 @dataclass(frozen=True)
-class PPOConfig(Common):
-    num_envs: int = 16
-    num_steps: int = 128
-    update_epochs: int = 4
-    num_minibatches: int = 4
-    lr: float = 2.5e-4
-    anneal_lr: bool = True
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2
-    clip_vloss: bool = False
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
+class ESConfig(BaseConfig):
+    """OpenES; EGGROLL adds `rank` (`EggrollConfig`)."""
+
+    pop_size: int = at_least(2, 64)
+    episodes_per_member: int = at_least(1, 1)
+    sigma: float = positive(0.05, TRACED)
+    sigma_decay: float = unit_interval(1.0)  # σ_t = σ · sigma_decay^t, floored at sigma_min
+    sigma_min: float = at_least(0, 0.0, TRACED)
+    lr: float = positive(0.05, TRACED)
+    lr_decay: float = unit_interval(1.0)  # lr_t = lr · lr_decay^t
+    optimizer: str = choice("adam", OPTIMIZERS)
+    weight_decay: float = at_least(0, 0.0, TRACED)  # adamw only
+    antithetic: bool = flag(True)
+    fitness_shaping: str = choice("centered_rank", FITNESS_SHAPINGS)
+    deterministic_policy: bool = flag(True)  # act greedily / with the mean while collecting fitness
+    common_starts: bool = flag(True)  # every member plays the same start states in a generation (CRN)
+
+    def check(self) -> None:
+        if self.antithetic and self.pop_size % 2:
+            raise ConfigError(f"pop_size must be even with antithetic=true (pairs ±ε), got {self.pop_size}; "
+                              "use an even pop_size or antithetic=false")
+        if self.weight_decay and self.optimizer != "adamw":
+            raise ConfigError(f"weight_decay={self.weight_decay} needs optimizer='adamw' (got {self.optimizer!r})")
 
 
-CONFIG_CLASSES: dict[str, type[Common]] = {"eggroll": ESConfig, "openes": ESConfig, "ppo": PPOConfig}
-
-_CHOICES = {
-    "activation": ACTIVATIONS,
-    "optimizer": ("adam", "adamw", "sgd"),
-    "fitness_shaping": ("centered_rank", "zscore", "none"),
-}
-_POSITIVE = ("hidden", "depth", "eval_every", "eval_episodes", "episodes_per_member", "num_envs",
-             "num_steps", "update_epochs", "num_minibatches", "lr", "sigma", "max_grad_norm")
-_UNIT_INTERVAL = ("gamma", "gae_lambda")  # (0, 1]
-_DECAYS = ("sigma_decay", "lr_decay")  # (0, 1]
-_NON_NEGATIVE = ("weight_decay", "ent_coef", "vf_coef", "clip_eps", "sigma_min")
+@dataclass(frozen=True)
+class EggrollConfig(ESConfig):
+    rank: int = at_least(1, 1)  # rank r of each matrix perturbation A Bᵀ/√r
 
 
-def field_names(algo: str) -> list[str]:
-    return [f.name for f in fields(config_class(algo))]
+@dataclass(frozen=True)
+class PPOConfig(BaseConfig):
+    num_envs: int = at_least(1, 16)
+    num_steps: int = at_least(1, 128)
+    update_epochs: int = at_least(1, 4)
+    num_minibatches: int = at_least(1, 4)
+    lr: float = positive(2.5e-4, TRACED)
+    anneal_lr: bool = flag(True)
+    gamma: float = unit_interval(0.99)
+    gae_lambda: float = unit_interval(0.95)
+    clip_eps: float = at_least(0, 0.2, TRACED)
+    clip_vloss: bool = flag(False)
+    ent_coef: float = at_least(0, 0.01, TRACED)
+    vf_coef: float = at_least(0, 0.5, TRACED)
+    max_grad_norm: float = positive(0.5, TRACED)
+
+    def check(self) -> None:
+        batch = self.num_envs * self.num_steps
+        if batch % self.num_minibatches:
+            raise ConfigError(f"num_minibatches={self.num_minibatches} must divide num_envs*num_steps={batch}")
 
 
-def config_class(algo: str) -> type[Common]:
-    if algo not in CONFIG_CLASSES:
-        close = difflib.get_close_matches(algo, ALGOS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"unknown algo {algo!r}.{hint} Allowed: {', '.join(ALGOS)}")
-    return CONFIG_CLASSES[algo]
+def rule_of(cls: type[BaseConfig], name: str) -> Rule:
+    return next(f.metadata["rule"] for f in fields(cls) if f.name == name)
+
+
+def rules(cls: type[BaseConfig]) -> dict[str, Rule]:
+    """Field name -> its rule, in declaration order."""
+    return {f.name: f.metadata["rule"] for f in fields(cls)}
+
+
+def defaults(cls: type[BaseConfig]) -> dict[str, Any]:
+    instance = cls()
+    return {f.name: getattr(instance, f.name) for f in fields(cls)}
+
+
+def static_part(config: BaseConfig) -> dict[str, Any]:
+    """The static fields' values: configurations equal on these share one compiled program."""
+    return {name: getattr(config, name) for name, rule in rules(type(config)).items() if rule.kind == STATIC}
+
+
+def type_name(value: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "float", str: "string"}.get(type(value), type(value).__name__)
+
+
+def check_type(name: str, value: Any, default: Any) -> str | None:
+    """None if `value` has the type of `default` (an int is a float; a bool is not a number), else why not."""
+    kind = type(default)
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    return None if ok else f"{name} = {value!r}: expected {type_name(default)}, got {type_name(value)}"
+
+
+def unknown_name(what: str, name: str, allowed: list[str] | tuple[str, ...]) -> str:
+    """'unknown <what> <name>. Did you mean ...? Allowed: ...' — the one wording of every such error."""
+    close = difflib.get_close_matches(name, list(allowed), n=3)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown {what} {name!r}.{hint} Allowed: {', '.join(allowed)}"
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
@@ -121,79 +235,44 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             return kind(float(text)) if kind is int and float(text).is_integer() else kind(text)
         except ValueError:
             raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r}") from None
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name}: expected a boolean (true/false), got {value!r}")
-        return value
-    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if kind is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
+    if kind is bool and not isinstance(value, bool):
+        raise ConfigError(f"{name}: expected a boolean (true/false), got {value!r}")
     if kind is int and isinstance(value, float) and value.is_integer():
         return int(value)
-    if kind is str and isinstance(value, str):
-        return value
-    raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r} ({type(value).__name__})")
+    if check_type(name, value, default) is not None:
+        raise ConfigError(f"{name}: expected {kind.__name__}, got {value!r} ({type(value).__name__})")
+    return kind(value) if kind is float else value
 
 
-def build(algo: str, overrides: Mapping[str, Any] | None = None) -> Common:
-    """A validated config of `algo` with `overrides` applied (no task defaults)."""
-    cls = config_class(algo)
-    defaults = cls()
-    allowed = {f.name: getattr(defaults, f.name) for f in fields(cls)}
+def build(cls: type[BaseConfig], overrides: Mapping[str, Any] | None = None, *, algo: str = "") -> BaseConfig:
+    """A validated `cls` with `overrides` applied (no task defaults); `algo` names it in errors."""
+    allowed = defaults(cls)
     values = {}
     for name, value in (overrides or {}).items():
         if name not in allowed:
-            close = difflib.get_close_matches(name, list(allowed), n=3)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise ConfigError(f"unknown {algo} hyperparameter {name!r}.{hint} "
-                              f"Allowed: {', '.join(sorted(allowed))}")
+            raise ConfigError(unknown_name(f"{algo or cls.__name__} hyperparameter", name, sorted(allowed)))
         values[name] = _coerce(name, value, allowed[name])
-    config = dataclasses.replace(defaults, **values)
-    validate(algo, config)
+    config = dataclasses.replace(cls(), **values)
+    validate(config)
     return config
 
 
-def validate(algo: str, c: Common) -> None:
-    for name, choices in _CHOICES.items():
-        if hasattr(c, name) and getattr(c, name) not in choices:
-            raise ConfigError(f"{name}: {getattr(c, name)!r} is not one of {', '.join(choices)}")
-    for name in _POSITIVE:
-        if hasattr(c, name) and not getattr(c, name) > 0:
-            raise ConfigError(f"{name} must be > 0, got {getattr(c, name)!r}")
-    for name in _UNIT_INTERVAL + _DECAYS:
-        if hasattr(c, name) and not 0 < getattr(c, name) <= 1:
-            raise ConfigError(f"{name} must be in (0, 1], got {getattr(c, name)!r}")
-    for name in _NON_NEGATIVE:
-        if hasattr(c, name) and getattr(c, name) < 0:
-            raise ConfigError(f"{name} must be >= 0, got {getattr(c, name)!r}")
-    if isinstance(c, ESConfig):
-        if c.pop_size < 2:
-            raise ConfigError(f"pop_size must be >= 2, got {c.pop_size}")
-        if c.antithetic and c.pop_size % 2:
-            raise ConfigError(f"pop_size must be even with antithetic=true (pairs ±ε), got {c.pop_size}; "
-                              "use an even pop_size or antithetic=false")
-        if c.rank < 1:
-            raise ConfigError(f"rank must be >= 1, got {c.rank}")
-        if c.weight_decay and c.optimizer != "adamw":
-            raise ConfigError(f"weight_decay={c.weight_decay} needs optimizer='adamw' (got {c.optimizer!r})")
-    if isinstance(c, PPOConfig):
-        batch = c.num_envs * c.num_steps
-        if batch % c.num_minibatches:
-            raise ConfigError(f"num_minibatches={c.num_minibatches} must divide num_envs*num_steps={batch}")
+def validate(config: BaseConfig) -> None:
+    for name, rule in rules(type(config)).items():
+        rule.check(name, getattr(config, name))
+    config.check()
 
 
-def resolve(algo: str, task_defaults: Mapping[str, Mapping[str, Any]] | None,
-            overrides: Mapping[str, Any] | None = None) -> Common:
-    """Dataclass defaults < task defaults (`"*"` then per-algo) < user overrides, validated."""
+def layered(allowed: set[str] | list[str], algo: str, task_defaults: Mapping[str, Mapping[str, Any]] | None,
+            overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Task defaults (`"*"`, then the algorithm's own) < user overrides. A `"*"` default the
+    algorithm has no field for is dropped; one under the algorithm's own name is kept (and refused)."""
     task_defaults = task_defaults or {}
-    merged: dict[str, Any] = {}
-    allowed = set(field_names(algo))
-    for scope in ("*", algo):
-        merged.update({k: v for k, v in task_defaults.get(scope, {}).items() if k in allowed or scope == algo})
+    merged = {k: v for k, v in task_defaults.get("*", {}).items() if k in allowed}
+    merged.update(task_defaults.get(algo, {}))
     merged.update(overrides or {})
-    return build(algo, merged)
+    return merged
 
 
-def as_dict(config: Common) -> dict[str, Any]:
+def as_dict(config: BaseConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)

@@ -14,9 +14,9 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from eggroll_bench.algos.config import ConfigError, ESConfig
+from eggroll_bench.algos.config import ConfigError, EggrollConfig, ESConfig
 from eggroll_bench.algos.network import Actor, PolicyHead, input_dim
-from eggroll_bench.algos.noise import NoiseModel, make_noise_model, shape_fitness
+from eggroll_bench.algos.noise import FullRankNoise, LowRankNoise, NoiseModel, shape_fitness
 from eggroll_bench.algos.observations import ObsNorm, preprocess
 from eggroll_bench.algos.rollout import ActFn, run_episodes
 from eggroll_bench.envs.core import Env
@@ -46,18 +46,23 @@ def make_optimizer(name: str, lr: float, lr_decay: float, weight_decay: float) -
 
 
 class EvolutionStrategy:
-    def __init__(self, algo: str, env: Env, config: ESConfig):
-        self.algo, self.env, self.spec, self.config = algo, env, env.spec, config
+    """One ES; `noise` decides which (low-rank: EGGROLL, full-rank: OpenES)."""
+
+    def __init__(self, env: Env, config: ESConfig, noise: NoiseModel):
+        self.env, self.spec, self.config, self.noise = env, env.spec, config, noise
         self.head = PolicyHead(self.spec)
         self.actor = Actor(self.head.action_dim, self.spec.discrete, config.hidden, config.depth, config.activation,
                            self.spec.mask_size)
-        self.noise: NoiseModel = make_noise_model(algo, config.pop_size, config.antithetic, config.rank)
         self.tx = make_optimizer(config.optimizer, config.lr, config.lr_decay, config.weight_decay)
         self.batch = config.pop_size * config.episodes_per_member
 
     @property
     def min_steps_per_update(self) -> int:
         return self.batch  # every episode lasts at least one step
+
+    def check(self) -> None:
+        """The noise model's refusals, which depend on the network's shapes (EGGROLL's rank bound)."""
+        self.noise.check(jax.eval_shape(self.init_params, jax.random.PRNGKey(0)), self.config)
 
     def init_params(self, key: jax.Array) -> Any:
         dummy = jnp.zeros(self.spec.batch_prefix + (input_dim(self.spec, self.config.agent_id),))
@@ -135,3 +140,11 @@ class EvolutionStrategy:
 
     def policy_params(self, state: ESState) -> Any:
         return state.params
+
+
+def make_eggroll(env: Env, config: EggrollConfig, total_steps: int) -> EvolutionStrategy:
+    return EvolutionStrategy(env, config, LowRankNoise(config.pop_size, config.antithetic, config.rank))
+
+
+def make_openes(env: Env, config: ESConfig, total_steps: int) -> EvolutionStrategy:
+    return EvolutionStrategy(env, config, FullRankNoise(config.pop_size, config.antithetic))

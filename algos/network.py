@@ -98,7 +98,7 @@ class MLP(nn.Module):
 class Actor(nn.Module):
     """Action-distribution parameters: logits (discrete) or (mean, log_std) (continuous).
 
-    `action_mask` > 0: the last `action_mask` inputs are the task's valid-action mask
+    `mask_size` > 0: the last `mask_size` inputs are the task's valid-action mask
     (`EnvSpec.action_mask`); invalid actions get logit -1e9, so sampling, argmax, log-probs and
     entropies all see the masked distribution. Masking here rather than in `PolicyHead` keeps
     PPO's stored log-probs and its loss on the same distribution without carrying masks around.
@@ -109,14 +109,14 @@ class Actor(nn.Module):
     hidden: int
     depth: int
     activation: str
-    action_mask: int = 0
+    mask_size: int = 0  # trailing observation entries that are the valid-action mask (EnvSpec.mask_size)
 
     @nn.compact
     def __call__(self, obs: jax.Array):
         out = MLP(self.hidden, self.depth, self.action_dim, self.activation, out_scale=0.01, name="pi")(obs)
         if self.discrete:
-            if self.action_mask:
-                valid = obs[..., -self.action_mask:] > 0.5
+            if self.mask_size:
+                valid = obs[..., -self.mask_size:] > 0.5
                 valid = jnp.logical_or(valid, jnp.logical_not(valid.any(-1, keepdims=True)))  # none valid: no mask
                 out = jnp.where(valid, out, -1e9)
             return out
@@ -132,11 +132,11 @@ class ActorCritic(nn.Module):
     hidden: int
     depth: int
     activation: str
-    action_mask: int = 0
+    mask_size: int = 0  # trailing observation entries that are the valid-action mask (EnvSpec.mask_size)
 
     @nn.compact
     def __call__(self, obs: jax.Array):
-        dist = Actor(self.action_dim, self.discrete, self.hidden, self.depth, self.activation, self.action_mask,
+        dist = Actor(self.action_dim, self.discrete, self.hidden, self.depth, self.activation, self.mask_size,
                      name="actor")(obs)
         value = MLP(self.hidden, self.depth, 1, self.activation, out_scale=1.0, name="critic")(obs)
         return dist, value.squeeze(-1)

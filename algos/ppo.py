@@ -60,6 +60,9 @@ class PPO:
     def min_steps_per_update(self) -> int:
         return self.steps_per_update
 
+    def check(self) -> None:
+        """Nothing beyond the config's own rules (`PPOConfig.check`)."""
+
     def _observe(self, norm: ObsNorm, obs: jax.Array) -> jax.Array:
         return preprocess(self.spec, norm, obs, self.config.normalize_obs, self.config.agent_id)
 
@@ -159,3 +162,7 @@ class PPO:
 
     def policy_params(self, state: PPOState) -> Any:
         return state.params
+
+
+def make_ppo(env: Env, config: PPOConfig, total_steps: int) -> PPO:
+    return PPO(env, config, total_steps)

@@ -27,10 +27,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from eggroll_bench.algos.config import Common, ConfigError, ESConfig, as_dict, resolve
-from eggroll_bench.algos.es import EvolutionStrategy
-from eggroll_bench.algos.noise import max_rank
-from eggroll_bench.algos.ppo import PPO
+from eggroll_bench.algos.base import Algorithm
+from eggroll_bench.algos.config import BaseConfig, ConfigError, as_dict
+from eggroll_bench.algos.registry import get_algorithm, resolve
 from eggroll_bench.algos import compile_cache
 from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
 from eggroll_bench.algos.rollout import run_episodes
@@ -44,25 +43,18 @@ class RunnerState(struct.PyTreeNode):
     updates: jax.Array
 
 
-def build_algorithm(algo: str, env_name: str, config: Common, total_steps: int):
-    env = make(env_name)
-    if algo == "ppo":
-        return PPO(env, config, total_steps)
-    return EvolutionStrategy(algo, env, config)
+def build_algorithm(algo: str, env_name: str, config: BaseConfig, total_steps: int) -> Algorithm:
+    """The registered algorithm `algo` on a fresh environment of task `env_name`."""
+    return get_algorithm(algo).make(make(env_name), config, total_steps)
 
 
-def check_trial(algo: str, algorithm, config: Common, total_steps: int) -> None:
+def check_trial(algo: str, algorithm: Algorithm, total_steps: int) -> None:
     """Refuse, before compiling, what would fail or mean nothing once compiled."""
     if total_steps < algorithm.min_steps_per_update:
         raise ConfigError(f"total_steps={total_steps:,} is smaller than one update "
                           f"({algorithm.min_steps_per_update:,} env steps at least for {algo}); "
                           "raise the budget or shrink the population / rollout")
-    if isinstance(config, ESConfig) and algo == "eggroll":
-        shapes = jax.eval_shape(algorithm.init_params, jax.random.PRNGKey(0))
-        limit = max_rank(shapes)
-        if config.rank > limit:
-            raise ConfigError(f"rank={config.rank} exceeds min(m, n)={limit} of every weight matrix of this "
-                              f"network (hidden={config.hidden}); allowed: 1..{limit}")
+    algorithm.check()
 
 
 @dataclass(frozen=True)
@@ -75,7 +67,7 @@ class Compiled:
     cached: bool | None = None  # both loaded from JAX's persistent cache (None: the cache is off)
 
 
-def _make_functions(algorithm, config: Common, budget: int):
+def _make_functions(algorithm: Algorithm, config: BaseConfig, budget: int):
     env = algorithm.env
 
     def init(key):
@@ -105,7 +97,7 @@ def _make_functions(algorithm, config: Common, budget: int):
 
 
 @lru_cache(maxsize=16)
-def _compile(algo: str, env_name: str, config: Common, budget: int, num_seeds: int) -> tuple[Any, Compiled]:
+def _compile(algo: str, env_name: str, config: BaseConfig, budget: int, num_seeds: int) -> tuple[Any, Compiled]:
     compile_cache.configure()  # the command's persistent-cache setting, before anything compiles
     algorithm = build_algorithm(algo, env_name, config, budget)
     init, chunk = _make_functions(algorithm, config, budget)
@@ -156,7 +148,7 @@ def train(algo: str, env: str, seeds: Sequence[int], overrides: Mapping[str, Any
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ConfigError("seeds: give at least one seed")
-    check_trial(algo, build_algorithm(algo, env, config, budget), config, budget)
+    check_trial(algo, build_algorithm(algo, env, config, budget), budget)
 
     algorithm, compiled = _compile(algo, env, config, budget, len(seeds))
     keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])

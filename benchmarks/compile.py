@@ -21,7 +21,8 @@ from typing import Any
 import jax
 
 from eggroll_bench.algos import runner
-from eggroll_bench.algos.config import ALGOS, ConfigError, resolve
+from eggroll_bench.algos.config import ConfigError
+from eggroll_bench.algos.registry import algorithm_names, resolve
 from eggroll_bench.benchmarks import common
 from eggroll_bench.benchmarks.options import BenchError
 from eggroll_bench.envs.registry import get_task
@@ -77,8 +78,8 @@ def check(envs: list[str], algos: list[str], presets: list[str]) -> None:
         if name not in PRESETS:
             raise BenchError(f"--presets: unknown preset {name!r}; allowed: {', '.join(PRESETS)}")
     for name in algos:
-        if name not in ALGOS:
-            raise BenchError(f"--algos: unknown algorithm {name!r}; allowed: {', '.join(ALGOS)}")
+        if name not in algorithm_names():
+            raise BenchError(f"--algos: unknown algorithm {name!r}; allowed: {', '.join(algorithm_names())}")
     for name in envs:
         try:
             get_task(name)
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  note: the persistent compilation cache ({jax.config.jax_compilation_cache_dir}) may serve "
               "these compilations; unset it for cold compile times", flush=True)
     envs = args.envs or list(QUICK_ENVS if args.quick else DEFAULT_ENVS)
-    algos = args.algos or list(ALGOS)
+    algos = args.algos or list(algorithm_names())
     presets = args.presets or ["default"]
     check(envs, algos, presets)
     common.header("compile", args.quick)

@@ -19,7 +19,8 @@ from typing import Any
 
 import jax
 
-from eggroll_bench.algos.config import ConfigError, resolve
+from eggroll_bench.algos.config import ConfigError
+from eggroll_bench.algos.registry import resolve
 from eggroll_bench.algos.runner import build_algorithm
 from eggroll_bench.benchmarks import common
 from eggroll_bench.benchmarks.options import BenchError

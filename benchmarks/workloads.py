@@ -22,7 +22,8 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from eggroll_bench.algos.config import ESConfig, resolve
+from eggroll_bench.algos.config import ESConfig
+from eggroll_bench.algos.registry import get_algorithm, resolve
 from eggroll_bench.algos.es import ESState, EvolutionStrategy
 from eggroll_bench.algos.rollout import ActFn, run_episodes
 from eggroll_bench.envs.core import Env
@@ -67,8 +68,8 @@ def make_es(algo: str, env_name: str, hidden: int, depth: int, pop_size: int, ra
     env = make(env_name)
     if horizon is not None:
         env = FixedHorizonEnv(env, horizon)
-    return EvolutionStrategy(algo, env, es_config(algo, env_name, hidden, depth, pop_size, rank, activation,
-                                                  **overrides))
+    return get_algorithm(algo).make(env, es_config(algo, env_name, hidden, depth, pop_size, rank, activation,
+                                                   **overrides), 0)
 
 
 def inference_act(es: EvolutionStrategy, state: ESState) -> ActFn:

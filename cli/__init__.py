@@ -3,20 +3,28 @@
 Each subcommand lives in the module that owns its work and exposes `add_parser(subparsers)`,
 which registers the subcommand and sets `func` (args -> exit status). This module only
 assembles them, so adding a command never touches another's code.
+
+Every command takes `--import MODULE` (repeatable): a module of the user's that registers tasks or
+algorithms. Those modules are loaded before the parser is built, so `--algo` and `--env` choices,
+sweep files and every trial process see what they register (see `eggroll_bench.plugins`).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import sys
+
+from eggroll_bench import plugins
 
 # (module, what it provides) in the order `--help` lists them
 SUBCOMMAND_MODULES = (
-    "eggroll_bench.cli.envs",          # envs
-    "eggroll_bench.cli.train",         # train
+    "eggroll_bench.cli.envs",   # envs
+    "eggroll_bench.cli.train",  # train
     "eggroll_bench.cli.sweep",  # sweep, status
-    "eggroll_bench.cli.plot",         # plot
+    "eggroll_bench.cli.plot",   # plot
     "eggroll_bench.cli.paper",  # paper
-    "eggroll_bench.cli.bench",    # bench
+    "eggroll_bench.cli.bench",  # bench
 )
 
 
@@ -28,10 +36,34 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).add_parser(subparsers)
+    for command in subparsers.choices.values():
+        add_import_option(command)
     return parser
 
 
+def add_import_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first (repeatable): a module of yours that registers tasks or "
+                             "algorithms; the current directory is searched too")
+
+
+def load_imports(argv: list[str]) -> None:
+    """Load the `--import` modules named anywhere in `argv`, before any name is resolved."""
+    pre = argparse.ArgumentParser(add_help=False)
+    add_import_option(pre)
+    known, _ = pre.parse_known_args(argv)
+    if known.imports and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m` would: a user's module beside them is found
+    plugins.load_modules(known.imports)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        load_imports(argv)
+    except plugins.PluginError as err:
+        print(f"eggroll-bench: error: {err}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

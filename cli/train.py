@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from eggroll_bench.algos.config import ALGOS, ConfigError, field_names
+from eggroll_bench.algos.config import ConfigError
+from eggroll_bench.algos.registry import algorithm_names, field_names
 
 
 def parse_sets(pairs: list[str]) -> dict[str, str]:
@@ -110,9 +111,9 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train one algorithm on one task for several seeds",
         description="Train one configuration for several seeds in one compiled call. "
-                    "Hyperparameters: " + "; ".join(f"{a}: {', '.join(field_names(a))}" for a in ("eggroll", "ppo")),
+                    "Hyperparameters: " + "; ".join(f"{a}: {', '.join(field_names(a))}" for a in algorithm_names()),
     )
-    p.add_argument("--algo", required=True, choices=ALGOS)
+    p.add_argument("--algo", required=True, choices=algorithm_names())
     p.add_argument("--env", required=True, help="a registered task (see `eggroll-bench envs`)")
     p.add_argument("--seeds", default="1", help="number of seeds (0..S-1) or a comma list (default 1)")
     p.add_argument("--steps", type=int, default=None, help="env-step budget per seed (default: the task's quick budget)")

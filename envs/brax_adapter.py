@@ -14,7 +14,6 @@ hopper: +5 s of compile, and its cost on every step at run time). Fresh starts s
 """
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from eggroll_bench.envs.core import import_chatter_to_stderr

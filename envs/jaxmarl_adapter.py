@@ -75,8 +75,8 @@ class JaxMARLEnv:
         reward = jnp.stack([jnp.asarray(rewards[a], jnp.float32) for a in self.agents])
         # Every MPE episode ends by the time limit, which envs.core.Env reports as truncation;
         # an environment-side end before the limit is a true termination.
-        steps_left = getattr(state, "step", None)
+        steps_taken = getattr(state, "step", None)
         terminated = dones["__all__"]
-        if steps_left is not None:
-            terminated = jnp.logical_and(terminated, steps_left < self.spec.max_steps)
+        if steps_taken is not None:
+            terminated = jnp.logical_and(terminated, steps_taken < self.spec.max_steps)
         return self.stack(obs), state, reward, terminated

@@ -3,43 +3,20 @@
 Each `Task` knows how to build its environment, its default training budgets (a GPU-sized run
 and a CPU `quick` run, in environment steps, counted the same way for every algorithm), the
 return of a uniform-random policy (for normalised scores; measured by
-`python -m eggroll_bench.envs.measure_random`, see that module for the protocol), and per-task overrides of
+`python -m eggroll_bench.algos.measure_random`, see that module for the protocol), and per-task overrides of
 algorithm defaults (e.g. observation normalisation for brax).
 """
 from __future__ import annotations
 
 import difflib
-import importlib.util
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING
 
-from eggroll_bench.envs.core import Env, RawEnv
+from eggroll_bench import plugins
+from eggroll_bench.envs.task import MissingExtraError, Task
 
-
-@dataclass(frozen=True)
-class Task:
-    name: str
-    suite: str
-    source: str  # the library it comes from: gymnax, brax, jaxmarl, ...
-    factory: Callable[[], RawEnv]
-    budget_gpu: int  # env steps for a full (GPU-sized) run
-    budget_quick: int  # env steps for a CPU `quick` run
-    random_return: float | None = None  # mean episode return of a uniform-random policy
-    # Overrides of algorithm defaults for this task: {"ppo": {...}, "eggroll": {...}, "*": {...}}
-    defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    notes: str = ""
-    # Optional libraries the factory imports, as (import name, pip package, extra): checked before
-    # any work starts so a missing one is a clear message, not an ImportError mid-run.
-    requires: tuple[tuple[str, str, str], ...] = ()
-
-    def missing(self) -> list[tuple[str, str, str]]:
-        """The required libraries that are not installed (found without importing them)."""
-        return [req for req in self.requires if importlib.util.find_spec(req[0]) is None]
-
-
-class MissingExtraError(ImportError):
-    """A task's optional environment library is not installed."""
+if TYPE_CHECKING:
+    from eggroll_bench.envs.core import Env
 
 
 _TASKS: dict[str, Task] = {}
@@ -48,6 +25,7 @@ _ALSO_IN: dict[str, list[str]] = {}  # suite -> tasks registered elsewhere that 
 
 def register(task: Task) -> Task:
     """Add a task; its name must be new. Returns the task, so it can be used as a value."""
+    _load_builtin()
     if task.name in _TASKS:
         raise ValueError(f"task {task.name!r} is already registered (suite {_TASKS[task.name].suite!r})")
     if task.budget_quick <= 0 or task.budget_gpu <= 0:
@@ -95,12 +73,14 @@ def _unknown(kind: str, name: str, choices: list[str]) -> KeyError:
 def get_task(name: str) -> Task:
     _load_builtin()
     if name not in _TASKS:
+        plugins.load_entry_points()
+    if name not in _TASKS:
         raise _unknown("task", name, list(_TASKS))
     return _TASKS[name]
 
 
 def suites() -> dict[str, list[str]]:
-    _load_builtin()
+    _load_all()
     out: dict[str, list[str]] = {}
     for task in _TASKS.values():
         out.setdefault(task.suite, []).append(task.name)
@@ -117,7 +97,7 @@ def suite_tasks(suite: str) -> list[Task]:
 
 
 def all_tasks() -> list[Task]:
-    _load_builtin()
+    _load_all()
     return list(_TASKS.values())
 
 
@@ -131,12 +111,33 @@ def resolve_tasks(names: list[str]) -> list[Task]:
 
 
 @lru_cache(maxsize=None)
-def make(name: str) -> Env:
+def make(name: str) -> "Env":
     """The wrapped, auto-resetting environment of a registered task (built once per process)."""
+    from eggroll_bench.envs.core import Env  # JAX loads here, not when a name is looked up
+
     task = get_task(name)
     require([task])
     return Env(task.factory())
 
 
+_builtin_loaded = False
+
+
 def _load_builtin() -> None:
-    import eggroll_bench.envs.tasks  # noqa: F401  (registers the built-in suites on import)
+    """Register the built-in suites (`envs.tasks`) once, on first use."""
+    global _builtin_loaded
+    if _builtin_loaded:
+        return
+    _builtin_loaded = True
+    from eggroll_bench.envs import tasks
+
+    for task in tasks.TASKS:
+        register(task)
+    for suite, names in tasks.ALSO_IN:
+        add_to_suite(suite, names)
+
+
+def _load_all() -> None:
+    """Built-ins and the tasks of installed plugins (entry points): what a listing shows."""
+    _load_builtin()
+    plugins.load_entry_points()

@@ -1,4 +1,5 @@
-"""Built-in suites. One `register` call per task; see README "Adding an environment".
+"""Built-in suites: one `Task` per task, registered by the registry on first use; see README
+"Adding an environment".
 
 Budgets (env steps, every population member's / environment's every step counted):
 - `budget_gpu`: sized for a full run on one GPU. Classic control follows PureJaxRL's PPO budgets
@@ -6,20 +7,39 @@ Budgets (env steps, every population member's / environment's every step counted
   of magnitude (tens of millions).
 - `budget_quick`: a CPU smoke-and-learn run of a minute or two per algorithm on 2 cores.
 `random_return`: mean team return of a uniform-random policy over 256 episodes, measured by
-`python -m eggroll_bench.envs.measure_random` (seed 0); re-run it after changing a task.
+`python -m eggroll_bench.algos.measure_random` (seed 0); re-run it after changing a task.
 """
 from __future__ import annotations
 
 from functools import partial
 
-from eggroll_bench.envs.brax_adapter import BraxEnv
-from eggroll_bench.envs.craftax_adapter import CraftaxEnv
-from eggroll_bench.envs.gymnax_adapter import GymnaxEnv
-from eggroll_bench.envs.jaxmarl_adapter import JaxMARLEnv
-from eggroll_bench.envs.jumanji_adapter import JumanjiEnv
-from eggroll_bench.envs.kinetix_adapter import KinetixEnv
-from eggroll_bench.envs.navix_adapter import NavixEnv
-from eggroll_bench.envs.registry import Task, add_to_suite, register
+import importlib
+from typing import Any, Callable
+
+from eggroll_bench.envs.task import Task
+
+
+def _adapter(module: str, name: str) -> Callable[..., Any]:
+    """The adapter class `name` of `envs.<module>`, imported when a task is built: the adapters
+    import JAX and their libraries, which looking up a task's name or budget must not pay for."""
+    def build(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(f"eggroll_bench.envs.{module}"), name)(*args, **kwargs)
+
+    build.__qualname__ = name
+    return build
+
+
+BraxEnv = _adapter("brax_adapter", "BraxEnv")
+CraftaxEnv = _adapter("craftax_adapter", "CraftaxEnv")
+GymnaxEnv = _adapter("gymnax_adapter", "GymnaxEnv")
+JaxMARLEnv = _adapter("jaxmarl_adapter", "JaxMARLEnv")
+JumanjiEnv = _adapter("jumanji_adapter", "JumanjiEnv")
+KinetixEnv = _adapter("kinetix_adapter", "KinetixEnv")
+NavixEnv = _adapter("navix_adapter", "NavixEnv")
+
+# What the registry registers on first use: this module only describes the built-in tasks.
+TASKS: list[Task] = []
+ALSO_IN: list[tuple[str, list[str]]] = []  # (suite, tasks of other suites that also belong to it)
 
 M = 1_000_000
 
@@ -41,7 +61,7 @@ for name, gpu, quick, rnd in [
     ("MountainCarContinuous-v0", 10 * M, 1 * M, -33.363),
     ("Pendulum-v1", 10 * M, 1 * M, -1253.436),
 ]:
-    register(Task(name, "core16", "gymnax", partial(GymnaxEnv, name), gpu, quick, rnd,
+    TASKS.append(Task(name, "core16", "gymnax", partial(GymnaxEnv, name), gpu, quick, rnd,
                   defaults=_CLASSIC_DEFAULTS.get(name, {})))
 
 for name, rnd in [
@@ -50,7 +70,7 @@ for name, rnd in [
     ("Freeway-MinAtar", 0.379),
     ("SpaceInvaders-MinAtar", 4.137),
 ]:
-    register(Task(name, "core16", "gymnax", partial(GymnaxEnv, name, flatten_obs=True), 20 * M, 1 * M, rnd,
+    TASKS.append(Task(name, "core16", "gymnax", partial(GymnaxEnv, name, flatten_obs=True), 20 * M, 1 * M, rnd,
                   notes="(10, 10, C) grid flattened to a vector"))
 
 # --- core16: brax ----------------------------------------------------------------------------
@@ -63,7 +83,7 @@ for name, rnd in [
     ("inverted_double_pendulum", 497.227),
     ("reacher", -830.462),
 ]:
-    register(Task(name, "core16", "brax", partial(BraxEnv, name), 50 * M, 1 * M, rnd,
+    TASKS.append(Task(name, "core16", "brax", partial(BraxEnv, name), 50 * M, 1 * M, rnd,
                   defaults=_BRAX_DEFAULTS, notes="brax positional backend, 1000-step episodes"))
 
 # --- marl: jaxmarl MPE (cooperative) ----------------------------------------------------------
@@ -78,7 +98,7 @@ for name, rnd in [
     ("MPE_simple_reference_v3", -56.705),
     ("MPE_simple_speaker_listener_v4", -76.288),
 ]:
-    register(Task(name, "marl", "jaxmarl", partial(JaxMARLEnv, name), 20 * M, 2 * M, rnd,
+    TASKS.append(Task(name, "marl", "jaxmarl", partial(JaxMARLEnv, name), 20 * M, 2 * M, rnd,
                   defaults=_MARL_DEFAULTS, notes="agents stacked on axis 0, one shared policy"))
 
 # --- paper16: the paper's 16 single-agent tasks (arXiv 2511.16652, §6.2 / App. N.4) -------------
@@ -86,7 +106,7 @@ for name, rnd in [
 # (`pip install -e ".[paper]"`), imported only when a task is built. GPU budgets are this
 # project's choice at the order of magnitude of each library's own baselines (the paper does not
 # list them per task); quick budgets are CPU smoke-and-learn runs.
-add_to_suite("paper16", ["CartPole-v1", "Pendulum-v1", "ant", "humanoid", "inverted_double_pendulum"])
+ALSO_IN.append(("paper16", ["CartPole-v1", "Pendulum-v1", "ant", "humanoid", "inverted_double_pendulum"]))
 
 
 def _paper_extra(module: str, package: str) -> tuple[tuple[str, str, str], ...]:
@@ -97,7 +117,7 @@ for name, rnd in [
     ("Craftax-Classic-Symbolic-v1", 1.444),
     ("Craftax-Symbolic-v1", 1.354),
 ]:
-    register(Task(name, "paper16", "craftax", partial(CraftaxEnv, name), 100 * M, 500_000, rnd,
+    TASKS.append(Task(name, "paper16", "craftax", partial(CraftaxEnv, name), 100 * M, 500_000, rnd,
                   requires=_paper_extra("craftax", "craftax"),
                   notes="symbolic observations; auto-reset to a new world; time limit = truncation"))
 
@@ -106,7 +126,7 @@ for name, rnd in [
     ("Knapsack-v1", 13.805),
     ("Snake-v1", 6.211),
 ]:
-    register(Task(name, "paper16", "jumanji", partial(JumanjiEnv, name), 50 * M, 500_000, rnd,
+    TASKS.append(Task(name, "paper16", "jumanji", partial(JumanjiEnv, name), 50 * M, 500_000, rnd,
                   requires=_paper_extra("jumanji", "jumanji"),
                   notes="observation fields flattened; action mask appended and respected"))
 
@@ -115,7 +135,7 @@ for name, rnd in [
     ("m/h17_thrustcontrol_left", 0.077),
     ("s/h1_thrust_over_ball", -0.811),
 ]:
-    register(Task(name, "paper16", "kinetix", partial(KinetixEnv, name), 50 * M, 500_000, rnd,
+    TASKS.append(Task(name, "paper16", "kinetix", partial(KinetixEnv, name), 50 * M, 500_000, rnd,
                   defaults={"*": {"normalize_obs": True}}, requires=_paper_extra("kinetix", "kinetix-env"),
                   notes="one level, symbolic_flat observations, continuous actions"))
 
@@ -124,5 +144,5 @@ for name, rnd in [
     ("Navix-Dynamic-Obstacles-6x6-Random-v0", 0.047),
     ("Navix-FourRooms-v0", 0.031),
 ]:
-    register(Task(name, "paper16", "navix", partial(NavixEnv, name), 20 * M, 500_000, rnd,
+    TASKS.append(Task(name, "paper16", "navix", partial(NavixEnv, name), 20 * M, 500_000, rnd,
                   requires=_paper_extra("navix", "navix"), notes="symbolic full grid, flattened"))

@@ -9,32 +9,29 @@ seeds in one vmapped call; its id is `sweeps.store.trial_id` of that configurati
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import math
 import random
 import re
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from eggroll_bench.algos.config import ALGOS, ConfigError, as_dict, config_class, field_names, resolve
+from eggroll_bench import plugins
+from eggroll_bench.algos.config import ConfigError, as_dict, check_type, defaults, static_part, type_name, unknown_name
+from eggroll_bench.algos.registry import algorithm_names, config_class, field_names, resolve
 from eggroll_bench.sweeps.best import BestFileError, load_best
 from eggroll_bench.sweeps.store import trial_id
 
 TOP_KEYS = ("name", "description", "out", "mode", "algos", "tasks", "seeds", "budget", "budgets", "set",
-            "search", "trials", "search_seed", "from_tune", "executor")
+            "search", "trials", "search_seed", "from_tune", "imports", "executor")
 ALGO_KEYS = ("set", "grid")
 MODES = ("tune", "final")
 SEARCHES = ("grid", "random")
 NAMED_BUDGETS = ("quick", "gpu")
 DISTRIBUTIONS = ("uniform", "loguniform")
-# Hyperparameters that change array shapes (so the compiled function): trials equal on these are
-# run next to each other, so the runner's per-process compile cache is hit.
-SHAPE_KEYS = ("hidden", "depth", "activation", "agent_id", "pop_size", "episodes_per_member", "rank",
-              "num_envs", "num_steps", "num_minibatches", "update_epochs", "eval_episodes")
 _MAX_DRAWS = 20  # random search: draws per wanted trial before giving up on invalid / repeated ones
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -72,6 +69,7 @@ class Sweep:
     tasks: tuple[str, ...]
     seeds: tuple[int, ...]
     trials: tuple[Trial, ...]
+    imports: tuple[str, ...] = ()  # modules that register its tasks / algorithms (`imports = [...]`)
 
 
 class _File:
@@ -106,36 +104,21 @@ class _File:
 
 
 def _unknown(file: _File, what: str, key: str, allowed: list[str] | tuple[str, ...], where: str = "") -> SweepError:
-    close = difflib.get_close_matches(key, list(allowed), n=3)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     table = (where.strip("[]"),) if where else ()
-    return file.error(f"unknown {what} {key!r}{' in ' + where if where else ''}.{hint} "
-                      f"Allowed: {', '.join(allowed)}", key, tables=table)
-
-
-def _type_name(value: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "float", str: "string"}.get(type(value), type(value).__name__)
+    close_where = f" in {where}" if where else ""
+    message = unknown_name(what, key, list(allowed)).replace(f"{key!r}.", f"{key!r}{close_where}.", 1)
+    return file.error(message, key, tables=table)
 
 
 def _check_type(file: _File, where: str, key: str, value: Any, default: Any) -> None:
     """TOML values are typed, so be strict: "0.1" is not a float and 1.5 is not an int."""
-    kind = type(default)
-    if kind is bool:
-        ok = isinstance(value, bool)
-    elif kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, kind)
-    if not ok:
-        raise file.error(f"{where}: {key} = {value!r}: expected {_type_name(default)}, got {_type_name(value)}",
-                         key, tables=(where.strip("[]"),))
+    problem = check_type(key, value, default)
+    if problem:
+        raise file.error(f"{where}: {problem}", key, tables=(where.strip("[]"),))
 
 
 def _defaults(algo: str) -> dict[str, Any]:
-    cls = config_class(algo)
-    return {f.name: getattr(cls(), f.name) for f in fields(cls)}
+    return defaults(config_class(algo))
 
 
 def _parse_budget(file: _File, key: str, value: Any) -> str | int:
@@ -169,7 +152,7 @@ def _parse_grid_value(file: _File, algo: str, key: str, value: Any, default: Any
                              f"{{ loguniform = [lo, hi] }}, got {value!r}", key, tables=grid_table)
         (dist, bounds), = value.items()
         if type(default) not in (int, float):
-            raise file.error(f"{where}: {key} is a {_type_name(default)}; only numbers take a distribution", key,
+            raise file.error(f"{where}: {key} is a {type_name(default)}; only numbers take a distribution", key,
                              tables=grid_table)
         if not (isinstance(bounds, list) and len(bounds) == 2 and all(
                 isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds) and bounds[0] < bounds[1]):
@@ -251,9 +234,11 @@ def load_sweep(path: str | Path, *, out: str | Path | None = None, defer_from_tu
     except tomllib.TOMLDecodeError as err:
         raise SweepError(f"{path}: invalid TOML: {err}") from None  # tomllib's text has line and column
 
+    imports = _load_imports(file, data.get("imports", []))  # before any name is resolved: they add tasks/algos
+    algo_names = algorithm_names()
     for key in data:
-        if key not in TOP_KEYS and key not in ALGOS:
-            raise _unknown(file, "key", key, TOP_KEYS + ALGOS)
+        if key not in TOP_KEYS and key not in algo_names:
+            raise _unknown(file, "key", key, TOP_KEYS + algo_names)
     for key in ("name", "algos", "tasks", "seeds"):
         if key not in data:
             raise file.error(f"missing required key {key!r} (required: name, algos, tasks, seeds)")
@@ -279,14 +264,15 @@ def load_sweep(path: str | Path, *, out: str | Path | None = None, defer_from_tu
             raise _unknown(file, "task (not in this sweep's tasks)", task_name, task_names, where="[budgets]")
         _parse_budget(file, task_name, value)
     common = _parse_common(file, data.get("set", {}), algos)
-    tables = {a: _parse_algo_table(file, a, data[a], search) for a in ALGOS if a in data}
+    tables = {a: _parse_algo_table(file, a, data[a], search) for a in algo_names if a in data}
     best = _parse_from_tune(file, data.get("from_tune"), mode, algos, task_names, defer_from_tune)
 
     trials = _expand(file, tasks, suite_of, algos, seeds, budget, budgets, common, tables, best, search,
                      n_trials, search_seed)
     out_dir = Path(out) if out is not None else Path(data.get("out", f"results/{name}"))
     return Sweep(name=name, source=path, sha256=hashlib.sha256(data_bytes).hexdigest(), out=out_dir, mode=mode,
-                 search=search, algos=tuple(algos), tasks=tuple(task_names), seeds=seeds, trials=tuple(trials))
+                 search=search, algos=tuple(algos), tasks=tuple(task_names), seeds=seeds, trials=tuple(trials),
+                 imports=imports)
 
 
 def _parse_search(file: _File, data: Mapping[str, Any], mode: str) -> tuple[str, int, int]:
@@ -310,12 +296,26 @@ def _parse_search(file: _File, data: Mapping[str, Any], mode: str) -> tuple[str,
     return search, n, seed
 
 
+def _load_imports(file: _File, imports: Any) -> tuple[str, ...]:
+    """`imports = ["my_pkg.tasks"]`: modules that register tasks or algorithms, loaded here and by
+    every trial process (see `eggroll_bench.plugins`)."""
+    if not (isinstance(imports, list) and all(isinstance(m, str) and m.strip() for m in imports)):
+        raise file.error(f"imports = {imports!r}: expected a list of module names, e.g. [\"my_pkg.tasks\"]",
+                         "imports")
+    try:
+        plugins.load_modules(imports)
+    except plugins.PluginError as err:
+        raise file.error(f"imports: {err}", "imports") from None
+    return tuple(imports)
+
+
 def _parse_algos(file: _File, algos: Any) -> list[str]:
+    names = algorithm_names()
     if not (isinstance(algos, list) and algos and all(isinstance(a, str) for a in algos)):
-        raise file.error(f"algos = {algos!r}: expected a non-empty list of {', '.join(ALGOS)}", "algos")
+        raise file.error(f"algos = {algos!r}: expected a non-empty list of {', '.join(names)}", "algos")
     for algo in algos:
-        if algo not in ALGOS:
-            raise _unknown(file, "algorithm", algo, ALGOS, where="algos")
+        if algo not in names:
+            raise _unknown(file, "algorithm", algo, names, where="algos")
     return list(dict.fromkeys(algos))
 
 
@@ -407,7 +407,8 @@ def _expand(file: _File, tasks, suite_of, algos, seeds, budget, budgets, common,
                 if search == "random" and (kept == n_trials or pi >= _MAX_DRAWS * n_trials):
                     break
                 try:
-                    hparams = as_dict(resolve(algo, task.defaults, {**base, **point}))
+                    resolved = resolve(algo, task.defaults, {**base, **point})
+                    hparams = as_dict(resolved)
                 except ConfigError as err:
                     knobs = "".join(f" {k}={v}" for k, v in point.items())
                     named = re.match(r"\w+", str(err))  # ConfigError messages start with the field
@@ -423,7 +424,8 @@ def _expand(file: _File, tasks, suite_of, algos, seeds, budget, budgets, common,
                     continue
                 seen.add(tid)
                 kept += 1
-                shape = tuple(hparams[k] for k in SHAPE_KEYS if k in hparams)
+                # trials of one static part (one compiled program) run next to each other
+                shape = tuple(sorted(static_part(resolved).items()))
                 trial = Trial(tid, algo, task.name, suite_of[task.name], int(steps), seeds, hparams, point,
                               task.random_return)
                 ranked.append(((ti, ai, shape, pi), trial))
@@ -446,7 +448,7 @@ def load_executor_table(path: str | Path) -> dict[str, Any]:
     file = _File(path, text)
     table = tomllib.loads(text).get("executor", {})
     if not isinstance(table, dict):
-        raise file.error(f"executor must be a table ([executor]), got {_type_name(table)}", "executor")
+        raise file.error(f"executor must be a table ([executor]), got {type_name(table)}", "executor")
     out: dict[str, Any] = {}
     for key, value in table.items():
         where = {"tables": ("executor",)}

@@ -61,7 +61,7 @@ def test_envs_listing_is_read_from_the_spec_cache_the_second_time(tmp_path, monk
 
 
 def test_measure_random_unknown_name_exits_2_with_close_matches(capsys):
-    from eggroll_bench.envs.measure_random import main
+    from eggroll_bench.algos.measure_random import main
 
     assert main(["CartPol", "Pendulum-v1"]) == 2
     err = capsys.readouterr().err

@@ -10,7 +10,7 @@ import pytest
 
 from eggroll_bench import envs
 from eggroll_bench.envs import registry
-from eggroll_bench.envs.measure_random import random_action
+from eggroll_bench.algos.measure_random import random_action
 
 # brax: tests/test_envs_brax.py; the paper extra's libraries: tests/test_envs_paper.py
 FAST_TASKS = [t.name for t in envs.all_tasks() if t.source != "brax" and not t.requires]

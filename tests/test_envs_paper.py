@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from eggroll_bench import envs
-from eggroll_bench.envs.measure_random import random_action
+from eggroll_bench.algos.measure_random import random_action
 
 pytestmark = pytest.mark.paper
 

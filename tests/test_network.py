@@ -52,13 +52,13 @@ def test_pqn_mlp_forward_matches_hand_computation():
     np.testing.assert_allclose(np.asarray(net.apply({"params": params}, x)), out, rtol=1e-5, atol=1e-6)
 
 
-def test_actor_action_mask_forbids_invalid_actions():
-    """With `action_mask`, the trailing mask inputs decide which logits survive; all-invalid rows
+def test_actor_mask_forbids_invalid_actions():
+    """With `mask_size`, the trailing mask inputs decide which logits survive; all-invalid rows
     fall back to the unmasked logits rather than a NaN distribution."""
     from eggroll_bench.algos.network import Actor
 
     n = 4
-    actor = Actor(action_dim=n, discrete=True, hidden=8, depth=2, activation="tanh", action_mask=n)
+    actor = Actor(action_dim=n, discrete=True, hidden=8, depth=2, activation="tanh", mask_size=n)
     features = jax.random.normal(jax.random.PRNGKey(0), (64, 6))
     mask = jax.random.bernoulli(jax.random.PRNGKey(1), 0.5, (64, n)).astype(jnp.float32)
     mask = mask.at[1:, 0].set(1.0).at[0].set(0.0)  # row 0 has no valid action, every other row has one

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from eggroll_bench import envs
-from eggroll_bench.algos.config import ConfigError, build
-from eggroll_bench.algos.es import EvolutionStrategy
+from eggroll_bench.algos.config import ConfigError
+from eggroll_bench.algos.registry import build_config
+from eggroll_bench.algos.es import make_eggroll, make_openes
 from eggroll_bench.algos.rollout import run_episodes
 from eggroll_bench.algos import runner
 from eggroll_bench.algos.runner import train
@@ -21,8 +22,8 @@ TINY_PPO = {"num_envs": 4, "num_steps": 32, "hidden": 16, "eval_every": 2, "eval
 
 def test_es_env_steps_are_the_sum_of_episode_lengths():
     """CartPole pays 1 per step, so a member's return *is* its episode length: an independent count."""
-    es = EvolutionStrategy("openes", envs.make("CartPole-v1"),
-                           build("openes", {"pop_size": 8, "hidden": 16, "fitness_shaping": "none"}))
+    es = make_openes(envs.make("CartPole-v1"), build_config("openes", {"pop_size": 8, "hidden": 16,
+                                                                         "fitness_shaping": "none"}), 0)
     state = es.init(jax.random.PRNGKey(0))
     update = jax.jit(es.update)
     for i in range(3):
@@ -34,9 +35,9 @@ def test_es_env_steps_are_the_sum_of_episode_lengths():
 @pytest.mark.parametrize("common_starts", [True, False])
 def test_common_starts_give_every_member_the_same_episodes(common_starts):
     """With σ ≈ 0 every member is the mean policy, so only the start states can tell them apart."""
-    config = build("eggroll", {"pop_size": 8, "episodes_per_member": 2, "hidden": 16, "sigma": 1e-12,
+    config = build_config("eggroll", {"pop_size": 8, "episodes_per_member": 2, "hidden": 16, "sigma": 1e-12,
                                "fitness_shaping": "none", "common_starts": common_starts})
-    es = EvolutionStrategy("eggroll", envs.make("CartPole-v1"), config)
+    es = make_eggroll(envs.make("CartPole-v1"), config, 0)
     state = es.init(jax.random.PRNGKey(0))
     noise = es.noise.sample(state.noise_key, state.generation, state.params)
     episodes = jax.jit(lambda key: run_episodes(es.env, es.population_act(state, noise, config.sigma), key,

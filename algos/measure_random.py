@@ -4,7 +4,7 @@ Protocol: 256 episodes (vmapped environments, seed 0), actions uniform over the 
 (discrete: uniform index among each agent's valid actions; continuous: uniform in [low, high]),
 each environment stepped until its first episode ends; the figure is the mean team return.
 
-    python -m eggroll_bench.envs.measure_random [TASK_OR_SUITE ...]   # default: every registered task
+    python -m eggroll_bench.algos.measure_random [--import MODULE] [TASK_OR_SUITE ...]   # default: every task
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import sys
 import jax
 import jax.numpy as jnp
 
+from eggroll_bench import plugins
 from eggroll_bench.envs.registry import all_tasks, make, resolve_tasks, suites
 from eggroll_bench.envs.spec import EnvSpec
 
@@ -65,7 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help="tasks or suites (default: all)")
     parser.add_argument("--episodes", type=int, default=256)
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                        help="import MODULE first (repeatable): a module of yours that registers tasks")
     args = parser.parse_args(argv)
+    try:
+        plugins.load_modules(args.imports)
+    except plugins.PluginError as err:
+        print(f"measure_random: error: {err}", file=sys.stderr)
+        return 2
     unknown = unknown_names(args.names)
     if unknown:
         print(f"measure_random: error: {unknown}", file=sys.stderr)
