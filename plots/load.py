@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from eggroll_bench.algos.registry import algorithm_names
 from eggroll_bench.sweeps.schema import COLUMNS, SCHEMA_VERSION, TEXT_COLUMNS
 from eggroll_bench.sweeps.store import RESULTS_FILE, TRIALS_DIR, ResultsStore, StoreError
 
@@ -28,7 +29,6 @@ NUMERIC: tuple[str, ...] = (
     "schema_version", "num_agents", "seed", "env_steps", "updates", "return_mean", "return_std",
     "wall_s", "compile_s", "run_s", "steps_per_s", "budget", "random_return",
 )
-ALGO_ORDER: tuple[str, ...] = ("eggroll", "openes", "ppo")
 
 
 class ResultsError(Exception):
@@ -129,9 +129,10 @@ def hparams_frame(hparams: pd.Series) -> pd.DataFrame:
 
 
 def algo_order(algos) -> list[str]:
-    """Known algorithms in the fixed order (EGGROLL, OpenES, PPO), then any others sorted."""
+    """Registered algorithms in registry order (EGGROLL, OpenES, PPO, then plugins), then any others sorted."""
     present = set(algos)
-    return [a for a in ALGO_ORDER if a in present] + sorted(present - set(ALGO_ORDER))
+    registered = algorithm_names()
+    return [a for a in registered if a in present] + sorted(present - set(registered))
 
 
 def task_order(tasks) -> list[str]:

@@ -13,9 +13,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
-# One palette for every figure (seaborn "colorblind"), so an algorithm is one colour throughout.
-PALETTE: dict[str, str] = {"eggroll": "#0173B2", "openes": "#DE8F05", "ppo": "#029E73"}
-LABELS: dict[str, str] = {"eggroll": "EGGROLL", "openes": "OpenES", "ppo": "PPO"}
+from eggroll_bench.algos.config import ConfigError  # noqa: E402
+from eggroll_bench.algos.registry import get_algorithm  # noqa: E402
+
+# An algorithm's colour and label come from its registry entry (the built-ins use seaborn's
+# "colorblind" palette), so an algorithm is one colour in every figure.
 OTHER_COLOUR = "#949494"
 FORMATS = ("png", "pdf")
 NOTE_COLOUR = "#555555"
@@ -26,12 +28,21 @@ class PlotWarning(UserWarning):
     figure left out). `plots.render.render` turns these into the notes the `plot` command prints."""
 
 
+def _entry(algo: str):
+    try:
+        return get_algorithm(algo)
+    except ConfigError:  # results of an algorithm this process has not loaded (no --import)
+        return None
+
+
 def colour(algo: str) -> str:
-    return PALETTE.get(algo, OTHER_COLOUR)
+    entry = _entry(algo)
+    return entry.color if entry is not None and entry.color else OTHER_COLOUR
 
 
 def label(algo: str) -> str:
-    return LABELS.get(algo, algo)
+    entry = _entry(algo)
+    return entry.label if entry is not None else algo
 
 
 def set_theme() -> None:
