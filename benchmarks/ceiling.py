@@ -38,11 +38,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from eggroll_bench.algos.config import ConfigError, resolve
 from eggroll_bench.algos.network import activation_fn
 from eggroll_bench.algos.rollout import run_episodes
-from eggroll_bench.algos.runner import build_algorithm
 from eggroll_bench.benchmarks import common, workloads
+from eggroll_bench.benchmarks import ppo as ppo_bench
 from eggroll_bench.benchmarks.options import BenchError, ceiling_variants
 from eggroll_bench.envs.core import import_chatter_to_stderr
 from eggroll_bench.envs.registry import get_task, make
@@ -52,7 +51,7 @@ QUICK_ENVS = ("CartPole-v1",)
 CPU_SIZES, ACCEL_SIZES, QUICK_SIZES = ((64, 64), (256, 256), (1024, 1024)), \
     ((256, 256), (1024, 1024), (4096, 1024)), ((8, 8),)
 # the PPO group of --quick: a tiny update (4 envs x 8 steps, hidden 8) so the test stays in seconds
-QUICK_PPO = {"num_envs": 4, "num_steps": 8, "hidden": 8, "num_minibatches": 2, "update_epochs": 1}
+QUICK_PPO = {"num_envs": 4, "num_steps": 8, "hidden": 8}
 SOURCES = ("gymnax", "brax")
 
 COLUMNS = ["env", "group", "variant", "batch", "hidden", "depth", "activation", "horizon", "env_steps",
@@ -153,13 +152,6 @@ def live_lengths(es) -> Callable:
     return fn
 
 
-def ppo_config(env: str, quick: bool):
-    try:
-        return resolve("ppo", get_task(env).defaults, QUICK_PPO if quick else {})
-    except ConfigError as err:
-        raise BenchError(str(err)) from None
-
-
 Job = tuple[Callable, tuple, dict[str, Any]]  # fn, its arguments, the row's fixed fields
 
 
@@ -181,18 +173,17 @@ def size_group(env: str, raw: RawLibraryEnv, pop: int, width: int, args: argpars
 
 
 def ppo_group(env: str, raw: RawLibraryEnv, args: argparse.Namespace) -> dict[str, Job]:
-    cfg = ppo_config(env, args.quick)
-    ppo = build_algorithm("ppo", env, cfg, cfg.num_envs * cfg.num_steps)
-    state, key = jax.jit(ppo.init)(jax.random.PRNGKey(0)), jax.random.PRNGKey(1)
-
-    def update(state, key):
-        new_state, metrics = ppo.update(state, key)
-        return (new_state, metrics), metrics["env_steps"]
-
+    """The PPO update exactly as `bench ppo` builds it (the task's defaults; tiny with --quick)."""
+    quick = QUICK_PPO if args.quick else {}
+    choice = argparse.Namespace(num_steps=quick.get("num_steps"), hidden=quick.get("hidden"))
+    # the task's standard number of environments, as `bench ppo` marks it (resolved where it resolves it)
+    num_envs = quick.get("num_envs") or ppo_bench.resolve("ppo", get_task(env).defaults).num_envs
+    cfg = ppo_bench.config_for(env, num_envs, choice)
+    update, update_args = ppo_bench.job(env, num_envs, choice)
     fn, params = bare_loop(raw, cfg.hidden, cfg.depth, cfg.activation, cfg.num_envs, cfg.num_steps)
     row = {"env": env, "group": f"ppo {cfg.num_envs} envs", "batch": cfg.num_envs, "hidden": cfg.hidden,
            "depth": cfg.depth, "activation": cfg.activation, "horizon": cfg.num_steps}
-    return {"bare": (fn, (params, key), row), "ppo-update": (update, (state, key), row)}
+    return {"bare": (fn, (params, update_args[1]), row), "ppo-update": (update, update_args, row)}
 
 
 def measure(jobs: dict[str, Job], args: argparse.Namespace, repeats: int) -> list[dict[str, Any]]:
