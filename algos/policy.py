@@ -1,0 +1,196 @@
+"""Saved policies: one seed's final algorithm state, written beside a trial's results, loaded back
+as a callable `policy(obs, key) -> action`.
+
+    DIR/policies/<trial_id>/seed_<s>.msgpack   the state's leaves (flax msgpack, numpy arrays)
+    DIR/policies/<trial_id>/seed_<s>.json      algo, env, resolved hparams, budget, seed, env_steps,
+                                               updates, library versions, policy_bytes
+
+    policy, meta = load_policy("results/mine", "22a4e141c9b5", seed=0)
+    action = policy(obs_batch, key)
+
+Format. Every algorithm's state is a pytree, so the saved form is generic: the state's leaves in
+`jax.tree.leaves` order, as numpy arrays, packed with `flax.serialization.msgpack_serialize`.
+Loading rebuilds the algorithm through the registry (`get_algorithm(algo).make(make(env),
+config, budget)`), takes the tree structure from `jax.eval_shape` of its `init`, checks every
+leaf's shape and dtype against it, and unflattens. Leaves rather than `flax.serialization.
+to_bytes(state)`: `to_state_dict` only knows flax dataclasses, dicts, lists and namedtuples, and
+an environment library's state (jaxmarl's chex dataclasses) or a plugin algorithm's may be none of
+these; `jax.tree.leaves` works for every registered pytree. Orbax was not used: its
+asynchronous, directory-per-checkpoint layout buys nothing for a few MB per file and would be one
+more dependency.
+
+The JSON sidecar is written after the state file, each atomically (temp file, fsync, rename), so
+a policy whose JSON exists is complete. JAX is imported inside functions only: the sweep process,
+which never imports JAX, uses the paths and `write_bytes_atomic` from here.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from eggroll_bench.algos.base import Algorithm
+
+POLICIES_DIR = "policies"
+FORMAT = 1  # bumped when the file layout changes; older files are refused with a clear message
+
+
+class PolicyError(RuntimeError):
+    """A saved policy is missing, incomplete, or does not fit the algorithm it names."""
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data`: temp file in the same directory, fsync, `os.replace`.
+
+    The same protocol as `sweeps.store.replace_atomic`, which this layer may not import.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; results are meant to be shared
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def pack_leaves(leaves: Sequence[Any], meta: Mapping[str, Any]) -> bytes:
+    """Leaves (arrays) and JSON-able `meta` as one msgpack blob."""
+    from flax.serialization import msgpack_serialize
+
+    return msgpack_serialize({"format": FORMAT, "meta": json.dumps(dict(meta), sort_keys=True),
+                              "leaves": {str(i): np.asarray(x) for i, x in enumerate(leaves)}})
+
+
+def unpack_leaves(data: bytes, where: Path) -> tuple[list[np.ndarray], dict[str, Any]]:
+    from flax.serialization import msgpack_restore
+
+    try:
+        blob = msgpack_restore(data)
+        fmt = int(blob["format"])
+        meta = json.loads(blob["meta"])
+        leaves = [np.asarray(blob["leaves"][str(i)]) for i in range(len(blob["leaves"]))]
+    except Exception as err:  # noqa: BLE001 — any decoding fault means the same: not our file
+        raise PolicyError(f"{where}: not a readable eggroll-bench state file ({type(err).__name__}: {err})") from None
+    if fmt != FORMAT:
+        raise PolicyError(f"{where}: file format {fmt}, this version reads format {FORMAT}")
+    return leaves, meta
+
+
+def restore_tree(template: Any, leaves: Sequence[np.ndarray], where: Path) -> Any:
+    """`leaves` in `template`'s tree structure, after checking count, shapes and dtypes (a file
+    saved under another configuration or library version fails here, naming the first mismatch)."""
+    import jax
+
+    want, treedef = jax.tree.flatten(template)
+    if len(want) != len(leaves):
+        raise PolicyError(f"{where}: holds {len(leaves)} arrays, the algorithm's state has {len(want)}; "
+                          "it was saved by another configuration or version of the algorithm")
+    for i, (w, got) in enumerate(zip(want, leaves)):
+        if tuple(w.shape) != got.shape or np.dtype(w.dtype) != got.dtype:
+            raise PolicyError(f"{where}: array {i} is {got.dtype}{list(got.shape)}, the algorithm's state "
+                              f"expects {np.dtype(w.dtype)}{list(w.shape)}")
+    return jax.tree.unflatten(treedef, [jax.numpy.asarray(x) for x in leaves])
+
+
+def policy_paths(results_dir: str | os.PathLike, trial_id: str, seed: int) -> tuple[Path, Path]:
+    """(state file, JSON sidecar) of one seed's saved policy."""
+    base = Path(results_dir) / POLICIES_DIR / trial_id
+    return base / f"seed_{int(seed)}.msgpack", base / f"seed_{int(seed)}.json"
+
+
+def save_policy(results_dir: str | os.PathLike, trial_id: str, seed: int, algo_state: Any,
+                meta: Mapping[str, Any]) -> tuple[Path, int]:
+    """Write one seed's final algorithm state (unbatched) and its metadata; returns (path, bytes).
+
+    `meta` must hold algo, env, hparams, budget (what `load_policy` rebuilds the algorithm from);
+    seed, trial_id, policy_bytes and the format are added here.
+    """
+    import jax
+
+    for key in ("algo", "env", "hparams", "budget"):
+        if key not in meta:
+            raise ValueError(f"save_policy: meta lacks {key!r} (needed to rebuild the algorithm)")
+    state_path, meta_path = policy_paths(results_dir, trial_id, seed)
+    data = pack_leaves([np.asarray(x) for x in jax.tree.leaves(jax.device_get(algo_state))],
+                       {"trial_id": trial_id, "seed": int(seed)})
+    write_bytes_atomic(state_path, data)
+    sidecar = {**dict(meta), "trial_id": trial_id, "seed": int(seed), "format": FORMAT,
+               "policy_bytes": len(data), "state_file": state_path.name}
+    write_bytes_atomic(meta_path, (json.dumps(sidecar, indent=2, sort_keys=True) + "\n").encode())
+    return state_path, len(data)
+
+
+def saved_seeds(results_dir: str | os.PathLike, trial_id: str) -> list[int]:
+    """The seeds of `trial_id` with a complete saved policy (a JSON sidecar)."""
+    base = Path(results_dir) / POLICIES_DIR / trial_id
+    seeds = []
+    for p in base.glob("seed_*.json"):
+        with contextlib.suppress(ValueError):
+            seeds.append(int(p.stem.removeprefix("seed_")))
+    return sorted(seeds)
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    act: Callable[[Any, Any], Any]  # act(obs_batch, key) -> actions, the evaluation policy
+    meta: dict[str, Any]  # the JSON sidecar
+    algorithm: "Algorithm"
+    state: Any  # the restored algorithm state
+
+    def __call__(self, obs: Any, key: Any) -> Any:
+        return self.act(obs, key)
+
+
+def load_policy(results_dir: str | os.PathLike, trial_id: str, seed: int | None = None) -> LoadedPolicy:
+    """The saved policy of `trial_id`'s `seed` (default: its lowest saved seed), rebuilt through the
+    algorithm registry. Raises `PolicyError` naming what is missing or does not fit."""
+    import jax
+
+    from eggroll_bench.algos.registry import build_config, get_algorithm
+    from eggroll_bench.envs.registry import make
+
+    if seed is None:
+        seeds = saved_seeds(results_dir, trial_id)
+        if not seeds:
+            raise PolicyError(_missing(results_dir, trial_id))
+        seed = seeds[0]
+    state_path, meta_path = policy_paths(results_dir, trial_id, seed)
+    if not meta_path.exists():
+        have = saved_seeds(results_dir, trial_id)
+        raise PolicyError(f"no saved policy for seed {seed} of trial {trial_id} in {results_dir}; saved seeds: "
+                          f"{', '.join(map(str, have))}" if have else _missing(results_dir, trial_id))
+    meta = json.loads(meta_path.read_text())
+    if not state_path.exists():
+        raise PolicyError(f"{state_path}: missing (its sidecar {meta_path.name} exists); the policy cannot be loaded")
+    leaves, _ = unpack_leaves(state_path.read_bytes(), state_path)
+    config = build_config(meta["algo"], meta["hparams"])
+    algorithm = get_algorithm(meta["algo"]).make(make(meta["env"]), config, int(meta["budget"]))
+    template = jax.eval_shape(algorithm.init, jax.random.PRNGKey(0))
+    state = restore_tree(template, leaves, state_path)
+    return LoadedPolicy(algorithm.eval_act(state), meta, algorithm, state)
+
+
+def _missing(results_dir: str | os.PathLike, trial_id: str) -> str:
+    base = Path(results_dir) / POLICIES_DIR
+    trials = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    listed = f"; trials with saved policies: {', '.join(trials[:20])}" if trials else \
+        " (no policies/ there: train with --out DIR, without --no-save)"
+    return f"no saved policy for trial {trial_id!r} in {results_dir}{listed}"
