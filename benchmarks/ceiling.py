@@ -1,6 +1,7 @@
 """Our engine against a bare JAX loop: how much of the raw library's speed do we keep?
 
     python -m eggroll_bench.benchmarks.ceiling [--quick] [--envs CartPole-v1] [--sizes 64x64,256x256]
+                                                [--variants inference,es-generation,es-live,ppo-update]
 
 The ceiling ("bare") is the least code that steps the same batch with the same policy: a fixed-length
 `lax.scan` of the RAW library step (gymnax `env.step_env(key, state, action, params)`, brax
