@@ -51,6 +51,7 @@ TRIALS_DIR = "trials"
 TRIAL_SUFFIX = ".parquet"
 # Many trials' rows in one file (`ResultsStore.compact`); "_" cannot start a trial id.
 COMPACTED_FILE = "_compacted.parquet"
+_COMPACTED_IDS = b"eggroll_bench.trial_ids"  # its key-value metadata: JSON list of the trial ids in it
 MANIFEST_FILE = "sweep.json"
 LOCK_FILE = ".lock"  # held by a running sweep for its whole run
 WRITE_LOCK_FILE = ".write.lock"  # held while a trial file (or the CSV export) is being written
@@ -294,6 +295,8 @@ class ResultsStore:
             if not files:
                 return
             table = self._read_trials().unify_dictionaries().combine_chunks()
+            ids = sorted(set(table.column("trial_id").to_pylist()))
+            table = table.replace_schema_metadata({_COMPACTED_IDS: json.dumps(ids)})
             # one dictionary per row group must hold every distinct hparams JSON in it, or Parquet
             # falls back to storing the JSON once per row
             _write_parquet(self.trials_dir / COMPACTED_FILE, table, row_group_size=1 << 17,
@@ -385,7 +388,8 @@ class ResultsStore:
         if path.exists():
             return pq.read_table(path, schema=ARROW_SCHEMA)
         compacted = self.trials_dir / COMPACTED_FILE
-        if compacted.exists():
+        # the footer lists the compacted trials: a new trial's append never scans the compacted rows
+        if compacted.exists() and tid in json.loads(pq.read_schema(compacted).metadata[_COMPACTED_IDS]):
             return pq.read_table(compacted, schema=ARROW_SCHEMA, filters=pc.field("trial_id") == tid)
         return ARROW_SCHEMA.empty_table()
 

@@ -128,17 +128,16 @@ def measure(n_rows: int, repeats: int, root: Path, log=print) -> list[dict]:
         store.append(rows_of(i))
     build = time.perf_counter() - t0
     log(f"  parquet: appended {trials:,} trials in {build:.1f} s")
-    for label in ("trials/*.parquet", "after consolidate"):
+    extra_after = [rows_of(trials + repeats + k) for k in range(repeats)]
+    for label, more in (("trials/*.parquet", extra), ("after consolidate", extra_after)):
         load = _timed(store.read)
         fin = _timed(store.finished)
         size = _size(store.trials_dir)
-        consolidate = _timed(store.consolidate) if label == "trials/*.parquet" else None
-        out.append({"store": label, "rows": trials * ROWS_PER_TRIAL,
-                    "append_s": None, "build_append_s": build / trials if consolidate else None, "load_s": load,
+        append = statistics.median(_timed(lambda r=r: store.append(r)) for r in more)
+        consolidate = _timed(store.consolidate) if more is extra else None
+        out.append({"store": label, "rows": trials * ROWS_PER_TRIAL, "append_s": append,
+                    "build_append_s": build / trials if consolidate else None, "load_s": load,
                     "finished_s": fin, "consolidate_s": consolidate, "bytes_per_row": size / (trials * ROWS_PER_TRIAL)})
-    # appends after consolidating: new trials, each into its own file again
-    out[-1]["append_s"] = statistics.median(_timed(lambda r=r: store.append(r)) for r in extra)
-    out[-2]["append_s"] = out[-1]["append_s"]
     shutil.rmtree(pq_dir)
     return out
 

@@ -115,13 +115,14 @@ def test_a_trials_config_is_stored_once_per_file_not_once_per_row(tmp_path):
 
 def test_a_retried_trial_replaces_its_file_and_keeps_the_others(tmp_path):
     s = ResultsStore(tmp_path)
-    s.append(rows(tid="keep"))
+    keep = rows(tid="keep")
+    s.append(keep)
     s.append(rows(make_result(statuses=["failed", "failed"], points=0), tid="retry"))
     keep_bytes = (tmp_path / "trials" / "keep.parquet").read_bytes()
     retried = rows(make_result(base=99.0), tid="retry")
     s.append(retried)
     assert (tmp_path / "trials" / "keep.parquet").read_bytes() == keep_bytes  # untouched
-    assert_table_is(s.read(), rows(tid="keep") + retried)
+    assert_table_is(s.read(), keep + retried)
     assert s.finished()["retry"] == {0: "done", 1: "done"}
     assert list(s.read().trial_id.unique()) == ["keep", "retry"]
 
@@ -136,7 +137,18 @@ def test_rerunning_some_seeds_keeps_the_trials_other_seeds(tmp_path):
     assert s.finished() == {"t": {0: "done", 1: "done"}}
 
 
-def test_compacting_keeps_the_table_and_later_trial_files_win(tmp_path):
+def scan_only_for(tid):
+    import pyarrow.parquet as pq
+
+    real = pq.read_table
+
+    def read_table(path, *args, **kwargs):
+        assert kwargs.get("filters") is None or str(kwargs["filters"]).find(tid) >= 0, f"scanned {path} for {kwargs}"
+        return real(path, *args, **kwargs)
+    return read_table
+
+
+def test_compacting_keeps_the_table_and_later_trial_files_win(tmp_path, monkeypatch):
     s = ResultsStore(tmp_path)
     t1, t2 = rows(tid="t1"), rows(make_result(seeds=(0, 1), statuses=["done", "failed"]), tid="t2")
     s.append(t1)
@@ -151,12 +163,17 @@ def test_compacting_keeps_the_table_and_later_trial_files_win(tmp_path):
     assert s.finished() == {"t1": {0: "done", 1: "done"}, "t2": {0: "done", 1: "failed"}}
     (tmp_path / "trials" / "t1.parquet").write_bytes(leftover)  # killed before removing what it compacted
     assert_table_is(s.read(), t1 + t2)  # not doubled
+    monkeypatch.setattr(store.pq, "read_table", scan_only_for("t2"))
+    t3 = rows(tid="t3")
+    s.append(t3)  # a new trial does not read the compacted rows
     seed1 = rows(make_result(seeds=(1,), base=70.0), tid="t2")
     s.append(seed1)  # a retry after compacting keeps the compacted seed 0 and replaces seed 1
-    assert_table_is(s.read(), t1 + [r for r in t2 if r["seed"] == 0] + seed1)
+    monkeypatch.undo()
+    now = t1 + [r for r in t2 if r["seed"] == 0] + seed1 + t3
+    assert_table_is(s.read(), now)
     assert s.finished()["t2"] == {0: "done", 1: "done"}
     s.compact()
-    assert_table_is(s.read(), t1 + [r for r in t2 if r["seed"] == 0] + seed1)
+    assert_table_is(s.read(), now)
     assert_table_is(read_export(tmp_path / "results.csv"), t1 + t2)  # the export is as of its writing
 
 
