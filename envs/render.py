@@ -50,6 +50,15 @@ def renderer(env: Env) -> str | None:
         return None
 
 
+def no_renderer_reason(env: Env) -> str | None:
+    """Why nothing can draw `env` (None when something can)."""
+    try:
+        _renderer(env)
+    except NoRenderer as err:
+        return str(err)
+    return None
+
+
 def _renderer(env: Env) -> str:
     from eggroll_bench.envs.brax_adapter import BraxEnv
     from eggroll_bench.envs.gymnax_adapter import GymnaxEnv

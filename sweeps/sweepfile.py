@@ -26,7 +26,8 @@ from eggroll_bench.sweeps.best import BestFileError, load_best
 from eggroll_bench.sweeps.store import trial_id
 
 TOP_KEYS = ("name", "description", "out", "mode", "algos", "tasks", "seeds", "budget", "budgets", "set",
-            "search", "trials", "search_seed", "from_tune", "imports", "executor")
+            "search", "trials", "search_seed", "from_tune", "imports", "executor", "save_policies",
+            "checkpoint_every")
 ALGO_KEYS = ("set", "grid")
 MODES = ("tune", "final")
 SEARCHES = ("grid", "random")
@@ -70,6 +71,8 @@ class Sweep:
     seeds: tuple[int, ...]
     trials: tuple[Trial, ...]
     imports: tuple[str, ...] = ()  # modules that register its tasks / algorithms (`imports = [...]`)
+    save_policies: bool = True  # each trial saves its seeds' final policies (`save_policies = false`: not)
+    checkpoint_every: float | None = None  # minutes of run time between a trial's checkpoints (None: default)
 
 
 class _File:
@@ -269,10 +272,19 @@ def load_sweep(path: str | Path, *, out: str | Path | None = None, defer_from_tu
 
     trials = _expand(file, tasks, suite_of, algos, seeds, budget, budgets, common, tables, best, search,
                      n_trials, search_seed)
+    save_policies = data.get("save_policies", True)
+    if not isinstance(save_policies, bool):
+        raise file.error(f"save_policies = {save_policies!r}: expected true or false", "save_policies")
+    checkpoint_every = data.get("checkpoint_every")
+    if checkpoint_every is not None and (isinstance(checkpoint_every, bool)
+                                         or not isinstance(checkpoint_every, (int, float)) or checkpoint_every < 0):
+        raise file.error(f"checkpoint_every = {checkpoint_every!r}: expected minutes of run time (a number >= 0)",
+                         "checkpoint_every")
     out_dir = Path(out) if out is not None else Path(data.get("out", f"results/{name}"))
     return Sweep(name=name, source=path, sha256=hashlib.sha256(data_bytes).hexdigest(), out=out_dir, mode=mode,
                  search=search, algos=tuple(algos), tasks=tuple(task_names), seeds=seeds, trials=tuple(trials),
-                 imports=imports)
+                 imports=imports, save_policies=save_policies,
+                 checkpoint_every=float(checkpoint_every) if checkpoint_every is not None else None)
 
 
 def _parse_search(file: _File, data: Mapping[str, Any], mode: str) -> tuple[str, int, int]:
