@@ -11,6 +11,10 @@ The runner jits `init` and a `lax.scan` of `update`, vmapped over seeds, so both
 functions of their arguments. `metrics["env_steps"]` is the number of environment transitions
 the update consumed (every member's / environment's, summed), which is how budgets are counted
 for every algorithm alike; an update is never cheaper than `min_steps_per_update` env steps.
+
+Optional: `parallel_axis -> (field, size, multiple_of)` names what a trial on several devices
+splits over them (ES: "pop_size", PPO: "num_envs"; see `algos.sharding`). The runner refuses a
+size it cannot split evenly; an algorithm without it runs whole on every device.
 """
 from __future__ import annotations
 

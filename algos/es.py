@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from eggroll_bench.algos import sharding
 from eggroll_bench.algos.config import ConfigError, EggrollConfig, ESConfig
 from eggroll_bench.algos.network import Actor, PolicyHead, input_dim
 from eggroll_bench.algos.noise import FullRankNoise, LowRankNoise, NoiseModel, shape_fitness
@@ -41,7 +42,11 @@ def make_optimizer(name: str, lr: float, lr_decay: float, weight_decay: float) -
     """The optax optimiser `name` (one of `OPTIMIZERS`), its learning rate decayed per generation."""
     if name not in OPTIMIZERS:
         raise ConfigError(f"optimizer: unknown optimiser {name!r}; allowed: {', '.join(sorted(OPTIMIZERS))}")
-    schedule = optax.exponential_decay(lr, transition_steps=1, decay_rate=lr_decay) if lr_decay < 1 else lr
+    # lr_t = lr · lr_decay^t written out (not optax.exponential_decay, which branches in Python on the
+    # decay rate): lr and lr_decay may be traced values, one per trained configuration.
+    def schedule(count: jax.Array) -> jax.Array:
+        return lr * jnp.power(lr_decay, count.astype(jnp.float32))
+
     return OPTIMIZERS[name](schedule, weight_decay)
 
 
@@ -59,6 +64,11 @@ class EvolutionStrategy:
     @property
     def min_steps_per_update(self) -> int:
         return self.batch  # every episode lasts at least one step
+
+    @property
+    def parallel_axis(self) -> tuple[str, int, int]:
+        """What a trial on several devices splits: the population (antithetic pairs stay whole)."""
+        return "pop_size", self.config.pop_size, 2 if self.config.antithetic else 1
 
     def check(self) -> None:
         """The noise model's refusals, which depend on the network's shapes (EGGROLL's rank bound)."""
@@ -111,15 +121,15 @@ class EvolutionStrategy:
     def update(self, state: ESState, key: jax.Array) -> tuple[ESState, dict]:
         c = self.config
         sigma = self.sigma(state.generation)
-        noise = self.noise.sample(state.noise_key, state.generation, state.params)
+        noise = sharding.split_tree(self.noise.sample(state.noise_key, state.generation, state.params))
         key, start_key = jax.random.split(key)
         episodes = run_episodes(self.env, self.population_act(state, noise, sigma), key, self.batch,
-                                self.start_keys(start_key))
+                                self.start_keys(start_key), place=sharding.split_tree)
         fitness = episodes.returns.reshape(c.pop_size, c.episodes_per_member).mean(-1)
         shaped = shape_fitness(fitness, c.fitness_shaping)
         # The update regenerates the noise from the same counter-based keys rather than keeping
         # the rollout's copy alive (XLA is free to share the two when memory allows).
-        regenerated = self.noise.sample(state.noise_key, state.generation, state.params)
+        regenerated = sharding.split_tree(self.noise.sample(state.noise_key, state.generation, state.params))
         grad = self.noise.gradient(state.params, regenerated, shaped, sigma)
         neg = jax.tree.map(jnp.negative, grad)  # optax minimises; ES ascends the fitness
         updates, opt_state = self.tx.update(neg, state.opt_state, state.params)

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from eggroll_bench.algos import sharding
 from eggroll_bench.algos.config import PPOConfig
 from eggroll_bench.algos.network import ActorCritic, PolicyHead, input_dim
 from eggroll_bench.algos.observations import Moments, ObsNorm, preprocess
@@ -63,6 +64,11 @@ class PPO:
     def check(self) -> None:
         """Nothing beyond the config's own rules (`PPOConfig.check`)."""
 
+    @property
+    def parallel_axis(self) -> tuple[str, int, int]:
+        """What a trial on several devices splits: the environments."""
+        return "num_envs", self.config.num_envs, 1
+
     def _observe(self, norm: ObsNorm, obs: jax.Array) -> jax.Array:
         return preprocess(self.spec, norm, obs, self.config.normalize_obs, self.config.agent_id)
 
@@ -70,7 +76,8 @@ class PPO:
         init_key, env_key = jax.random.split(key)
         dummy = jnp.zeros(self.spec.batch_prefix + (input_dim(self.spec, self.config.agent_id),))
         params = self.net.init(init_key, dummy)["params"]
-        obs, env_state = jax.vmap(self.env.reset)(jax.random.split(env_key, self.config.num_envs))
+        reset = jax.vmap(self.env.reset)(jax.random.split(env_key, self.config.num_envs))
+        obs, env_state = sharding.split_tree(reset)  # environments over devices
         return PPOState(params, self.tx.init(params), ObsNorm.create(self.spec.obs_shape), env_state, obs)
 
     def _broadcast(self, x: jax.Array, like: jax.Array) -> jax.Array:
@@ -93,7 +100,8 @@ class PPO:
                            self._broadcast(info["terminated"], reward), next_value)
             return (env_state, next_obs), (t, obs)
 
-        (env_state, obs), (traj, raw_obs) = jax.lax.scan(one_step, (state.env_state, state.obs),
+        carry = sharding.split_tree((state.env_state, state.obs))  # environments over devices
+        (env_state, obs), (traj, raw_obs) = jax.lax.scan(one_step, carry,
                                                          jax.random.split(key, c.num_steps))
         return env_state, obs, traj, raw_obs
 

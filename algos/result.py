@@ -41,6 +41,7 @@ class TrainResult:
     versions: dict[str, str] = field(default_factory=dict)
     num_agents: int | None = None  # agents of the task (None when the trial failed before building it)
     compile_cached: bool | None = None  # every compile loaded from JAX's persistent cache (None: cache off / failed)
+    group_size: int = 1  # configurations trained in the same compiled call, sharing compile_s and run_s
 
     @property
     def steps_per_s(self) -> float:

@@ -7,7 +7,7 @@ the env-step count is exactly Σ episode lengths.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -26,13 +26,17 @@ class Episodes(struct.PyTreeNode):
     moments: Moments  # observations seen on live steps (for observation normalisation)
 
 
-def run_episodes(env: Env, act: ActFn, key: jax.Array, batch: int, reset_keys: jax.Array | None = None) -> Episodes:
-    """`reset_keys` (batch, key): the start of each episode; by default each draws its own."""
+def run_episodes(env: Env, act: ActFn, key: jax.Array, batch: int, reset_keys: jax.Array | None = None,
+                 place: Callable[[Any], Any] | None = None) -> Episodes:
+    """`reset_keys` (batch, key): the start of each episode; by default each draws its own.
+    `place` lays out the batch's first observations and states (e.g. `sharding.split_tree`)."""
     spec = env.spec
     key, reset_key = jax.random.split(key)
     if reset_keys is None:
         reset_keys = jax.random.split(reset_key, batch)
     obs, state = jax.vmap(env.reset)(reset_keys)
+    if place is not None:
+        obs, state = place((obs, state))
     step = jax.vmap(env.step)
 
     def cond(carry):

@@ -1,20 +1,31 @@
-"""The one runner: every algorithm trains through `train`, compiled whole.
+"""The one runner: every algorithm trains through `train` (or `train_many`), compiled whole.
 
     result = train("eggroll", "CartPole-v1", seeds=[0, 1, 2], overrides={"pop_size": 128})
+    results = train_many("ppo", "CartPole-v1", [0, 1], [{"lr": 1e-3}, {"lr": 3e-4, "clip_eps": 0.1}])
 
-`train` validates everything first (config, rank, budget), then compiles one function that
-runs `eval_every` updates with `lax.scan` and evaluates the current policy, vmapped over seeds.
-The host loop only calls it chunk after chunk, shows progress and stops when every seed has
-spent its env-step budget. Inside the scan a seed that has reached the budget (or diverged)
-stops updating, so each seed stops exactly at the first update that reaches its budget.
+Everything is validated first (config, the algorithm's own `check`, budget). Then one function is
+compiled that runs `eval_every` updates with `lax.scan` and evaluates the current policy, vmapped
+over *rows*: one row per (configuration, seed). The host loop calls it chunk after chunk, shows
+progress and stops when every row has spent its env-step budget. Inside the scan a row that has
+reached the budget (or diverged) stops updating, so each stops exactly at the first update that
+reaches its budget. Every row is also evaluated once before its first update (env step 0).
+
+Hyperparameters whose rule is `TRACED` (algos/config.py) are passed to the compiled function as
+data, one value per row, rather than baked into the program: configurations that differ only in
+traced values share one compile and train side by side (`train_many`), and a single trial runs
+the very same program with one configuration. The algorithm object is built inside the traced
+function from a config whose traced fields hold those values, so an algorithm needs no special
+code for it, only no Python `if` on a traced field.
 
 Env steps are counted the same way for every algorithm: each environment transition of each
 population member / PPO environment counts once (ES: Σ episode lengths; PPO: envs × steps).
-Evaluation episodes are not counted. compile_s and run_s are measured apart; throughput is
-env steps / run_s.
+Evaluation episodes are not counted. compile_s and run_s are measured apart (and shared by the
+configurations of one call); throughput is env steps / run_s.
 """
 from __future__ import annotations
 
+import dataclasses
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -28,9 +39,9 @@ import numpy as np
 from flax import struct
 
 from eggroll_bench.algos.base import Algorithm
-from eggroll_bench.algos.config import BaseConfig, ConfigError, as_dict
+from eggroll_bench.algos.config import TRACED, BaseConfig, ConfigError, as_dict, rules, static_part
 from eggroll_bench.algos.registry import get_algorithm, resolve
-from eggroll_bench.algos import compile_cache
+from eggroll_bench.algos import compile_cache, sharding
 from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
 from eggroll_bench.algos.rollout import run_episodes
 from eggroll_bench.envs.registry import get_task, make
@@ -48,33 +59,77 @@ def build_algorithm(algo: str, env_name: str, config: BaseConfig, total_steps: i
     return get_algorithm(algo).make(make(env_name), config, total_steps)
 
 
-def check_trial(algo: str, algorithm: Algorithm, total_steps: int) -> None:
+def check_trial(algo: str, algorithm: Algorithm, total_steps: int, shard: bool | None = None) -> None:
     """Refuse, before compiling, what would fail or mean nothing once compiled."""
     if total_steps < algorithm.min_steps_per_update:
         raise ConfigError(f"total_steps={total_steps:,} is smaller than one update "
                           f"({algorithm.min_steps_per_update:,} env steps at least for {algo}); "
                           "raise the budget or shrink the population / rollout")
     algorithm.check()
+    mesh = sharding.make_mesh(shard)
+    axis = getattr(algorithm, "parallel_axis", None)  # optional: an algorithm without one runs unsplit
+    if mesh is not None and axis is not None:
+        sharding.check_divisible(axis[0], axis[1], mesh.size, axis[2])
 
 
 @dataclass(frozen=True)
 class Compiled:
-    """The compiled functions of one trial configuration, reusable across calls (cached)."""
+    """The compiled functions of one static configuration and row count, reusable across calls."""
 
-    init: Any
-    chunk: Any
+    init: Any  # (keys (R, 2), traced values {name: (R,)}) -> (RunnerState, report at step 0)
+    chunk: Any  # (RunnerState, traced values, halted (R,)) -> (RunnerState, report)
     compile_s: float
     cached: bool | None = None  # both loaded from JAX's persistent cache (None: the cache is off)
 
 
-def _make_functions(algorithm: Algorithm, config: BaseConfig, budget: int):
-    env = algorithm.env
+def traced_values(config: BaseConfig) -> dict[str, Any]:
+    """The config's traced hyperparameters: what the compiled program takes as data."""
+    return {name: getattr(config, name) for name, rule in rules(type(config)).items() if rule.kind == TRACED}
 
-    def init(key):
+
+def static_key(config: BaseConfig) -> BaseConfig:
+    """`config` with every traced field at its class default: configurations equal here share a compile."""
+    cls = type(config)
+    return dataclasses.replace(config, **traced_values(cls()))
+
+
+def _traced_arrays(configs: Sequence[BaseConfig], seeds_per_config: int) -> dict[str, jax.Array]:
+    """{name: (configs × seeds,)} in row order (configuration-major), each in its field's type."""
+    out = {}
+    for name, default in traced_values(configs[0]).items():
+        dtype = jnp.int32 if isinstance(default, int) else jnp.float32
+        values = np.repeat(np.asarray([getattr(c, name) for c in configs]), seeds_per_config)
+        out[name] = jnp.asarray(values, dtype)
+    return out
+
+
+def _make_functions(algo: str, env_name: str, static_config: BaseConfig, budget: int):
+    """init and chunk, vmapped over rows; traced inside `sharding.use_mesh` they split each row's
+    parallel axis over the mesh's devices."""
+    entry, env = get_algorithm(algo), make(env_name)
+
+    def algorithm_for(values: Mapping[str, jax.Array]) -> Algorithm:
+        return entry.make(env, dataclasses.replace(static_config, **values), budget)
+
+    def evaluate(algorithm: Algorithm, rs: RunnerState) -> tuple[RunnerState, dict]:
+        key, eval_key = jax.random.split(rs.key)
+        episodes = run_episodes(env, algorithm.eval_act(rs.algo_state), eval_key, static_config.eval_episodes)
+        params = algorithm.policy_params(rs.algo_state)
+        finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
+        finite = jnp.logical_and(finite, jnp.all(jnp.isfinite(episodes.returns)))
+        report = {"env_steps": rs.env_steps, "updates": rs.updates, "return_mean": episodes.returns.mean(),
+                  "return_std": episodes.returns.std(), "finite": finite}
+        return rs.replace(key=key), report
+
+    def init(key, values):
+        algorithm = algorithm_for(values)
         init_key, run_key = jax.random.split(key)
-        return RunnerState(algorithm.init(init_key), run_key, jnp.asarray(0), jnp.asarray(0))
+        rs = RunnerState(algorithm.init(init_key), run_key, jnp.asarray(0), jnp.asarray(0))
+        return evaluate(algorithm, rs)
 
-    def chunk(rs: RunnerState, halted: jax.Array):
+    def chunk(rs: RunnerState, values, halted: jax.Array):
+        algorithm = algorithm_for(values)
+
         def one_update(rs: RunnerState, _):
             key, update_key = jax.random.split(rs.key)
             active = jnp.logical_and(rs.env_steps < budget, jnp.logical_not(halted))
@@ -83,31 +138,27 @@ def _make_functions(algorithm: Algorithm, config: BaseConfig, budget: int):
             steps = jnp.where(active, metrics["env_steps"].astype(jnp.int32), 0)
             return RunnerState(algo_state, key, rs.env_steps + steps, rs.updates + active), None
 
-        rs, _ = jax.lax.scan(one_update, rs, None, length=config.eval_every)
-        key, eval_key = jax.random.split(rs.key)
-        episodes = run_episodes(env, algorithm.eval_act(rs.algo_state), eval_key, config.eval_episodes)
-        params = algorithm.policy_params(rs.algo_state)
-        finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
-        finite = jnp.logical_and(finite, jnp.all(jnp.isfinite(episodes.returns)))
-        report = {"env_steps": rs.env_steps, "updates": rs.updates, "return_mean": episodes.returns.mean(),
-                  "return_std": episodes.returns.std(), "finite": finite}
-        return rs.replace(key=key), report
+        rs, _ = jax.lax.scan(one_update, rs, None, length=static_config.eval_every)
+        return evaluate(algorithm, rs)
 
     return jax.vmap(init), jax.vmap(chunk)
 
 
 @lru_cache(maxsize=16)
-def _compile(algo: str, env_name: str, config: BaseConfig, budget: int, num_seeds: int) -> tuple[Any, Compiled]:
+def _compile(algo: str, env_name: str, static_config: BaseConfig, budget: int, rows: int,
+             shard: bool | None) -> Compiled:
     compile_cache.configure()  # the command's persistent-cache setting, before anything compiles
-    algorithm = build_algorithm(algo, env_name, config, budget)
-    init, chunk = _make_functions(algorithm, config, budget)
+    init, chunk = _make_functions(algo, env_name, static_config, budget)
+    values = {k: jax.ShapeDtypeStruct(v.shape, v.dtype)
+              for k, v in _traced_arrays([static_config], rows).items()}
     start = time.perf_counter()
-    with compile_cache.CacheWatch() as watch:
-        keys = jax.ShapeDtypeStruct((num_seeds, 2), jnp.uint32)
-        init_c = jax.jit(init).lower(keys).compile()
-        state_shape = jax.eval_shape(init, jax.random.split(jax.random.PRNGKey(0), num_seeds))
-        chunk_c = jax.jit(chunk, donate_argnums=0).lower(state_shape, jax.ShapeDtypeStruct((num_seeds,), bool)).compile()
-    return algorithm, Compiled(init_c, chunk_c, time.perf_counter() - start, watch.cached)
+    with compile_cache.CacheWatch() as watch, sharding.use_mesh(sharding.make_mesh(shard)):
+        keys = jax.ShapeDtypeStruct((rows, 2), jnp.uint32)
+        init_c = jax.jit(init).lower(keys, values).compile()
+        state_shape, _ = jax.eval_shape(init, keys, values)
+        chunk_c = jax.jit(chunk, donate_argnums=0).lower(
+            state_shape, values, jax.ShapeDtypeStruct((rows,), bool)).compile()
+    return Compiled(init_c, chunk_c, time.perf_counter() - start, watch.cached)
 
 
 def release_compiled() -> None:
@@ -134,62 +185,158 @@ def library_versions() -> dict[str, str]:
 def device_name() -> str:
     dev = jax.devices()[0]
     if dev.platform == "cpu":
-        import os
         return f"cpu ({os.cpu_count()} cores, {platform.machine()})"
     return f"{dev.device_kind} x{jax.device_count()}"
 
 
 def train(algo: str, env: str, seeds: Sequence[int], overrides: Mapping[str, Any] | None = None,
-          total_steps: int | None = None, progress: bool = True) -> TrainResult:
-    """Train `algo` on task `env` for every seed in one compiled, vmapped call."""
+          total_steps: int | None = None, progress: bool = True, shard: bool | None = None) -> TrainResult:
+    """Train `algo` on task `env` for every seed in one compiled, vmapped call.
+
+    `shard`: None (default) splits the algorithm's parallel axis (ES population, PPO environments)
+    over every local device when there are several; False keeps the trial on one device."""
+    return train_many(algo, env, seeds, [overrides or {}], total_steps, progress, shard)[0]
+
+
+def resolve_group(algo: str, env: str, overrides: Sequence[Mapping[str, Any]], total_steps: int | None = None,
+                  shard: bool | None = None) -> tuple[list[BaseConfig], int]:
+    """Validated configs of one group and its budget; refuses configurations that differ in a static
+    hyperparameter (they need different programs) and names the configuration at fault."""
     task = get_task(env)
-    config = resolve(algo, task.defaults, overrides)
     budget = int(total_steps if total_steps is not None else task.budget_quick)
+    if not overrides:
+        raise ConfigError("configurations: give at least one")
+    configs = []
+    for i, o in enumerate(overrides):
+        try:
+            config = resolve(algo, task.defaults, o)
+            check_trial(algo, build_algorithm(algo, env, config, budget), budget, shard)
+        except ConfigError as err:
+            if len(overrides) == 1:
+                raise
+            raise ConfigError(f"configuration {i} ({_describe(o)}): {err}") from None
+        configs.append(config)
+    for i, config in enumerate(configs[1:], 1):
+        if static_key(config) != static_key(configs[0]):
+            differ = [k for k, v in static_part(config).items() if static_part(configs[0])[k] != v]
+            raise ConfigError(f"configuration {i} ({_describe(overrides[i])}) differs from configuration 0 in "
+                              f"static hyperparameters ({', '.join(differ)}): they need separate compiles, so "
+                              f"they cannot train in one call")
+    return configs, budget
+
+
+def train_many(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Mapping[str, Any]],
+               total_steps: int | None = None, progress: bool = True, shard: bool | None = None) -> list[TrainResult]:
+    """Train several configurations of `algo` that differ only in traced hyperparameters, every
+    seed of each, in one compiled call (vmapped over configuration x seed). Returns one result per
+    configuration, equal to what a separate `train` call of that configuration returns."""
+    configs, budget = resolve_group(algo, env, overrides, total_steps, shard)
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ConfigError("seeds: give at least one seed")
-    check_trial(algo, build_algorithm(algo, env, config, budget), budget)
+    rows = len(configs) * len(seeds)
+    compiled = _compile(algo, env, static_key(configs[0]), budget, rows, shard)
+    values = _traced_arrays(configs, len(seeds))
+    keys = jnp.stack([jax.random.PRNGKey(s) for _ in configs for s in seeds])
 
-    algorithm, compiled = _compile(algo, env, config, budget, len(seeds))
-    keys = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    halted = np.zeros(rows, bool)
+    errors = [""] * rows
+    evals: list[list[EvalPoint]] = [[] for _ in range(rows)]
     run_s = 0.0
-    start = time.perf_counter()
-    state = jax.block_until_ready(compiled.init(keys))
-    run_s += time.perf_counter() - start
 
-    halted = np.zeros(len(seeds), bool)
-    errors = [""] * len(seeds)
-    evals: list[list[EvalPoint]] = [[] for _ in seeds]
-    bar = _progress(progress, budget, f"{algo} {env} x{len(seeds)} seeds")
-    while True:
-        before = np.asarray(state.env_steps)
-        active = (before < budget) & ~halted
-        if not active.any():
-            break
-        start = time.perf_counter()
-        state, report = compiled.chunk(state, jnp.asarray(halted))
-        report = jax.tree.map(np.asarray, jax.block_until_ready(report))
-        run_s += time.perf_counter() - start
-        for i in np.flatnonzero(active):
+    def record(report, rows_now) -> None:
+        for i in rows_now:
             evals[i].append(EvalPoint(int(report["env_steps"][i]), int(report["updates"][i]),
                                       float(report["return_mean"][i]), float(report["return_std"][i]), run_s))
             if not report["finite"][i]:
                 halted[i] = True
                 errors[i] = (f"non-finite parameters or returns after update {int(report['updates'][i])} "
                              f"(env step {int(report['env_steps'][i]):,})")
+
+    start = time.perf_counter()
+    state, report = compiled.init(keys, values)
+    report = jax.tree.map(np.asarray, jax.block_until_ready(report))
+    run_s += time.perf_counter() - start
+    record(report, range(rows))
+
+    label = f"{algo} {env} x{len(seeds)} seeds" + (f" x{len(configs)} configs" if len(configs) > 1 else "")
+    bar = _progress(progress, budget, label)
+    while True:
+        active = (np.asarray(state.env_steps) < budget) & ~halted
+        if not active.any():
+            break
+        start = time.perf_counter()
+        state, report = compiled.chunk(state, values, jnp.asarray(halted))
+        report = jax.tree.map(np.asarray, jax.block_until_ready(report))
+        run_s += time.perf_counter() - start
+        record(report, np.flatnonzero(active))
         if bar is not None:
             bar.update(int(np.minimum(report["env_steps"], budget).min()) - bar.n)
             bar.set_postfix(ret=f"{float(np.mean(report['return_mean'])):.1f}")
     if bar is not None:
         bar.close()
 
-    seed_results = tuple(
-        SeedResult(seed, "diverged" if halted[i] else "done", errors[i], int(state.env_steps[i]),
-                   int(state.updates[i]), tuple(evals[i]))
-        for i, seed in enumerate(seeds))
-    return TrainResult(algo, env, as_dict(config), budget, seed_results, compiled.compile_s, run_s,
-                       device_name(), library_versions(), algorithm.env.spec.num_agents,
-                       compile_cached=compiled.cached)
+    env_steps, updates = np.asarray(state.env_steps), np.asarray(state.updates)
+    device, versions, agents = device_name(), library_versions(), make(env).spec.num_agents
+    results = []
+    for c, config in enumerate(configs):
+        seed_results = tuple(
+            SeedResult(seed, "diverged" if halted[i] else "done", errors[i], int(env_steps[i]), int(updates[i]),
+                       tuple(evals[i]))
+            for seed, i in zip(seeds, range(c * len(seeds), (c + 1) * len(seeds))))
+        results.append(TrainResult(algo, env, as_dict(config), budget, seed_results, compiled.compile_s, run_s,
+                                   device, versions, agents, compile_cached=compiled.cached,
+                                   group_size=len(configs)))
+    return results
+
+
+def train_group(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Mapping[str, Any]],
+                total_steps: int | None = None, progress: bool = True, max_group: int | None = None,
+                memory_fraction: float = 0.5) -> list[TrainResult]:
+    """`train_many` in calls small enough for this device: at most `max_group` configurations each,
+    and halved until the compiled chunk's memory (arguments, outputs and temporaries, from XLA's
+    own analysis) fits in `memory_fraction` of the device's memory. One result per configuration."""
+    if max_group is not None and max_group < 1:
+        raise ConfigError(f"max_group must be >= 1, got {max_group}")
+    size = max_group or len(overrides)
+    results: list[TrainResult] = []
+    for start in range(0, len(overrides), size):
+        results += _train_fitting(algo, env, seeds, list(overrides[start:start + size]), total_steps, progress,
+                                  memory_fraction)
+    return results
+
+
+def _train_fitting(algo, env, seeds, overrides, total_steps, progress, memory_fraction) -> list[TrainResult]:
+    if len(overrides) > 1:
+        configs, budget = resolve_group(algo, env, overrides, total_steps)
+        compiled = _compile(algo, env, static_key(configs[0]), budget, len(configs) * len(seeds), None)
+        need, have = compiled_bytes(compiled.chunk), device_bytes()
+        if have is not None and need > memory_fraction * have:
+            half = len(overrides) // 2
+            return (_train_fitting(algo, env, seeds, overrides[:half], total_steps, progress, memory_fraction)
+                    + _train_fitting(algo, env, seeds, overrides[half:], total_steps, progress, memory_fraction))
+    return train_many(algo, env, seeds, overrides, total_steps, progress)
+
+
+def compiled_bytes(compiled: Any) -> int:
+    """What running `compiled` holds at once: its arguments, outputs and temporaries."""
+    m = compiled.memory_analysis()
+    return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes)
+
+
+def device_bytes() -> int | None:
+    """The first device's memory (an accelerator's limit, or the host's available RAM); None if unknown."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"])
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _describe(overrides: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "defaults"
 
 
 def _progress(enabled: bool, total: int, desc: str):
