@@ -107,7 +107,10 @@ def restore_tree(template: Any, leaves: Sequence[np.ndarray], where: Path) -> An
         if tuple(w.shape) != got.shape or np.dtype(w.dtype) != got.dtype:
             raise PolicyError(f"{where}: array {i} is {got.dtype}{list(got.shape)}, the algorithm's state "
                               f"expects {np.dtype(w.dtype)}{list(w.shape)}")
-    return jax.tree.unflatten(treedef, [jax.numpy.asarray(x) for x in leaves])
+    # placed as the template's arrays are (a trial split over devices resumes with its shardings)
+    placed = [jax.device_put(x, w.sharding) if isinstance(w, jax.Array) else jax.numpy.asarray(x)
+              for w, x in zip(want, leaves)]
+    return jax.tree.unflatten(treedef, placed)
 
 
 def policy_paths(results_dir: str | os.PathLike, trial_id: str, seed: int) -> tuple[Path, Path]:

@@ -39,6 +39,7 @@ import numpy as np
 from flax import struct
 
 from eggroll_bench.algos.base import Algorithm
+from eggroll_bench.algos.checkpoint import TrialArtifacts
 from eggroll_bench.algos.config import TRACED, BaseConfig, ConfigError, as_dict, rules, static_part
 from eggroll_bench.algos.registry import get_algorithm, resolve
 from eggroll_bench.algos import compile_cache, sharding
@@ -190,12 +191,15 @@ def device_name() -> str:
 
 
 def train(algo: str, env: str, seeds: Sequence[int], overrides: Mapping[str, Any] | None = None,
-          total_steps: int | None = None, progress: bool = True, shard: bool | None = None) -> TrainResult:
+          total_steps: int | None = None, progress: bool = True, shard: bool | None = None,
+          hooks: TrialArtifacts | None = None) -> TrainResult:
     """Train `algo` on task `env` for every seed in one compiled, vmapped call.
 
     `shard`: None (default) splits the algorithm's parallel axis (ES population, PPO environments)
-    over every local device when there are several; False keeps the trial on one device."""
-    return train_many(algo, env, seeds, [overrides or {}], total_steps, progress, shard)[0]
+    over every local device when there are several; False keeps the trial on one device.
+    `hooks` (`algos.checkpoint.TrialArtifacts`): resume from the trial's checkpoint, checkpoint
+    between chunks, save each seed's final policy."""
+    return train_many(algo, env, seeds, [overrides or {}], total_steps, progress, shard, hooks)[0]
 
 
 def resolve_group(algo: str, env: str, overrides: Sequence[Mapping[str, Any]], total_steps: int | None = None,
@@ -226,7 +230,8 @@ def resolve_group(algo: str, env: str, overrides: Sequence[Mapping[str, Any]], t
 
 
 def train_many(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Mapping[str, Any]],
-               total_steps: int | None = None, progress: bool = True, shard: bool | None = None) -> list[TrainResult]:
+               total_steps: int | None = None, progress: bool = True, shard: bool | None = None,
+               hooks: TrialArtifacts | None = None) -> list[TrainResult]:
     """Train several configurations of `algo` that differ only in traced hyperparameters, every
     seed of each, in one compiled call (vmapped over configuration x seed). Returns one result per
     configuration, equal to what a separate `train` call of that configuration returns."""
@@ -258,6 +263,9 @@ def train_many(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Ma
     report = jax.tree.map(np.asarray, jax.block_until_ready(report))
     run_s += time.perf_counter() - start
     record(report, range(rows))
+    if hooks is not None and (resumed := hooks.resume(state, [s for _ in configs for s in seeds])) is not None:
+        state, evals, errors, run_s = resumed.state, resumed.evals, resumed.errors, resumed.run_s
+        halted[:] = resumed.halted
 
     label = f"{algo} {env} x{len(seeds)} seeds" + (f" x{len(configs)} configs" if len(configs) > 1 else "")
     bar = _progress(progress, budget, label)
@@ -270,6 +278,8 @@ def train_many(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Ma
         report = jax.tree.map(np.asarray, jax.block_until_ready(report))
         run_s += time.perf_counter() - start
         record(report, np.flatnonzero(active))
+        if hooks is not None:  # outside run_s: checkpointing is not training time
+            hooks.after_chunk(state, evals, halted, errors, run_s)
         if bar is not None:
             bar.update(int(np.minimum(report["env_steps"], budget).min()) - bar.n)
             bar.set_postfix(ret=f"{float(np.mean(report['return_mean'])):.1f}")
@@ -287,6 +297,8 @@ def train_many(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Ma
         results.append(TrainResult(algo, env, as_dict(config), budget, seed_results, compiled.compile_s, run_s,
                                    device, versions, agents, compile_cached=compiled.cached,
                                    group_size=len(configs)))
+    if hooks is not None:
+        hooks.finished(state, results)
     return results
 
 

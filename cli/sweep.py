@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from eggroll_bench.algos.config import ConfigError
-from eggroll_bench.cli.train import add_compile_cache_flags, apply_compile_cache
+from eggroll_bench.cli.train import (add_after_training_flags, add_compile_cache_flags, apply_compile_cache,
+                                     checkpoint_seconds)
 from eggroll_bench.sweeps.store import StoreError
 
 _STATUS_ORDER = ("done", "diverged", "failed", "pending")
@@ -36,11 +37,14 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     from eggroll_bench.sweeps.executors import ExecutorError
     from eggroll_bench.sweeps.manager import run_sweep
     from eggroll_bench.sweeps.sweepfile import SweepError, load_sweep
+    from eggroll_bench.sweeps.trackers import TrackerError, check_tracker
 
     try:
         sweep = load_sweep(args.file, out=args.out)
         executor = executor_settings(args, args.file)
-    except (SweepError, ConfigError, ExecutorError) as err:
+        minutes = None if args.checkpoint_every is None else checkpoint_seconds(args) / 60
+        check_tracker(args.log)
+    except (SweepError, ConfigError, ExecutorError, TrackerError) as err:
         return _error("sweep", err)
     if (code := apply_compile_cache("sweep", args)) is not None:
         return code
@@ -51,12 +55,13 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         return 0
     try:
         summary = run_sweep(sweep, wait=args.wait, retry_failed=args.retry_failed, isolate=not args.in_process,
-                            log=lambda line: print(line, flush=True), executor=executor)
-    except (StoreError, SweepError, ExecutorError) as err:
+                            log=lambda line: print(line, flush=True), executor=executor,
+                            save_policies=False if args.no_save else None, checkpoint_every=minutes, tracker=args.log)
+    except (StoreError, SweepError, ExecutorError, TrackerError) as err:
         return _error("sweep", err)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished trials are saved in {sweep.out}; run the same command to resume",
-              file=sys.stderr)
+        print(f"\ninterrupted: finished trials are saved in {sweep.out}, and trials in flight keep their last "
+              f"checkpoint in {sweep.out / 'checkpoints'}; run the same command to resume", file=sys.stderr)
         return 130
     return summary.exit_status
 
@@ -136,7 +141,7 @@ def add_parser(subparsers) -> None:
         "sweep", help="run a sweep file's pending trials (resumes by default)",
         description="Run every trial of FILE whose results are not yet in its results directory. "
                     "Resuming is the default: finished trials (final rows in results.csv) are skipped, "
-                    "a trial interrupted mid-way runs again from its start. Exit status 0: all done or "
+                    "a trial interrupted mid-way continues from its last checkpoint. Exit status 0: all done or "
                     "diverged; 1: some trial failed; 2: bad sweep file or unusable directory.")
     p.add_argument("file", help="sweep file, e.g. sweeps/quick.toml")
     p.add_argument("--out", help="results directory (default: the file's `out`, else results/<name>)")
@@ -146,6 +151,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--dry-run", action="store_true", help="list the trials and exit; writes nothing")
     add_in_process_flag(p)
     add_executor_flags(p)
+    add_after_training_flags(p, sweep=True)
     add_compile_cache_flags(p)
     p.set_defaults(func=run_sweep_command)
 

@@ -12,6 +12,7 @@ library's own state (brax: a pair of the current and the episode's first `State`
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -28,6 +29,8 @@ ActFn = Callable[[jax.Array, jax.Array], jax.Array]  # act(obs_batch, key) -> ac
 GYMNAX_DRAWN = ("Acrobot-v1", "CartPole-v1", "Pendulum-v1", "MountainCar-v0", "MountainCarContinuous-v0",
                 "Catch-bsuite", "Asterix-MinAtar", "Breakout-MinAtar", "Freeway-MinAtar", "Seaquest-MinAtar",
                 "SpaceInvaders-MinAtar", "Pong-misc", "PointRobot-misc", "MetaMaze-misc", "FourRooms-misc")
+# ... of which these go through gymnasium's pygame renderer (the `[render]` extra)
+GYMNAX_VIA_PYGAME = ("Acrobot-v1", "CartPole-v1", "Pendulum-v1", "MountainCar-v0", "MountainCarContinuous-v0")
 
 
 class NoRenderer(ValueError):
@@ -68,6 +71,9 @@ def _renderer(env: Env) -> str:
     if isinstance(raw, GymnaxEnv):
         if raw._env.name not in GYMNAX_DRAWN:
             raise NoRenderer(f"{env.spec.name}: gymnax's visualiser draws only {', '.join(GYMNAX_DRAWN)}")
+        if raw._env.name in GYMNAX_VIA_PYGAME and importlib.util.find_spec("pygame") is None:
+            raise NoRenderer(f"{env.spec.name}: gymnax draws classic control with pygame, which is not installed "
+                             f"(pip install -e \".[render]\")")
         return "gif"
     if isinstance(raw, JaxMARLEnv):
         from jaxmarl.environments.mpe.simple import SimpleMPE

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+from eggroll_bench.algos.checkpoint import DEFAULT_CHECKPOINT_MINUTES, TrialArtifacts, discard_checkpoint
 from eggroll_bench.algos.compile_cache import ENV_VAR as CACHE_ENV_VAR
 from eggroll_bench.plugins import loaded_modules
 from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, make_executor
@@ -36,6 +37,7 @@ from eggroll_bench.sweeps.store import (MANIFEST_FILE, ResultsStore, SweepLock, 
                           read_manifest, rows_from_result, write_manifest)
 from eggroll_bench.sweeps.best import BEST_FILE, write_best
 from eggroll_bench.sweeps.sweepfile import Sweep, SweepError, Trial, load_sweep
+from eggroll_bench.sweeps.trackers import make_tracker
 
 TrainFn = Callable[..., Any]  # algos.runner.train's signature
 
@@ -83,21 +85,30 @@ def _default_train() -> TrainFn:
 
 def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, train: TrainFn | None = None,
               isolate: bool = False, log: Callable[[str], None] = print,
-              executor: ExecutorConfig | None = None) -> RunSummary:
+              executor: ExecutorConfig | None = None, save_policies: bool | None = None,
+              checkpoint_every: float | None = None, tracker: str | None = None) -> RunSummary:
     """Run every pending trial of `sweep`, holding the directory's lock throughout.
 
     `train` defaults to `algos.runner.train`; with `isolate` it must be a module-level function
     (the child process imports it). With `isolate`, `executor` says where the trial processes run
     (`sweeps.executors`: a local pool of `workers`, or Ray); this process alone writes the results.
 
-    Raises `StoreError` (another sweep's directory, or locked) or `ExecutorError` (bad executor
-    settings, no Ray, unreachable address) before anything in the directory is touched.
+    With the runner's `train`, each trial saves its seeds' final policies under `DIR/policies/`
+    (`save_policies`, default: the sweep file's `save_policies`) and checkpoints its training state
+    every `checkpoint_every` minutes of run time (default: the file's, else 10) under
+    `DIR/checkpoints/`, resuming from it when the sweep runs again; `tracker` ("wandb" /
+    "tensorboard") also logs each recorded trial there (`sweeps.trackers`).
+
+    Raises `StoreError` (another sweep's directory, or locked), `ExecutorError` (bad executor
+    settings, no Ray, unreachable address) or `TrackerError` before anything in the directory is touched.
     """
     settings = executor or ExecutorConfig()
     if not isolate and (settings.kind != "local" or (settings.workers or 1) > 1):
         raise ExecutorError("--in-process runs one trial at a time in the sweep's own process; drop it to run "
                             "trials in parallel (--workers / --executor ray)")
     check_owner(sweep.out, sweep.name)  # read-only: refuse before creating anything
+    logger = make_tracker(tracker, sweep.out)
+    after = _after_training(sweep, train, save_policies, checkpoint_every)
     pool = make_executor(settings, train, _trial_env(), loaded_modules()) if isolate else None
     try:
         with SweepLock(sweep.out, wait=wait, log=log):
@@ -114,11 +125,11 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
                 train = train or (_default_train() if todo else None)
                 for trial, seeds in todo:
                     progress.started(trial, seeds)
-                    result = _run_trial(train, trial, seeds, log)
+                    result = _run_trial(train, trial, seeds, log, after)
                     progress.ended()
-                    _record(store, sweep, trial, result, progress)
+                    _record(store, sweep, trial, result, progress, logger)
             elif todo:
-                _run_pool(pool, todo, store, sweep, progress, log)
+                _run_pool(pool, todo, store, sweep, progress, log, after, logger)
             if sweep.mode == "tune":
                 best = write_best(sweep, store.read())
                 log(f"best configurations -> {sweep.out / BEST_FILE} ({len(best['choices'])} chosen)")
@@ -136,11 +147,26 @@ def _trial_env() -> dict[str, str]:
     return {k: os.environ[k] for k in (CACHE_ENV_VAR,) if k in os.environ}
 
 
-def _trial_kwargs(trial: Trial, progress: bool) -> dict[str, Any]:
-    return {"overrides": dict(trial.hparams), "total_steps": trial.budget, "progress": progress}
+def _after_training(sweep: Sweep, train: TrainFn | None, save_policies: bool | None,
+                    checkpoint_every: float | None) -> dict[str, Any] | None:
+    """What each trial's `TrialArtifacts` is built from; None for a `train` that is not the runner's
+    (a test's stand-in takes no hooks)."""
+    if train is not None and getattr(train, "__module__", None) != "eggroll_bench.algos.runner":
+        return None
+    minutes = next(m for m in (checkpoint_every, sweep.checkpoint_every, DEFAULT_CHECKPOINT_MINUTES) if m is not None)
+    return {"out_dir": str(sweep.out), "checkpoint_every_s": float(minutes) * 60,
+            "save_policies": sweep.save_policies if save_policies is None else bool(save_policies)}
 
 
-def _run_pool(pool, todo, store: ResultsStore, sweep: Sweep, progress: "_Progress", log) -> None:
+def _trial_kwargs(trial: Trial, progress: bool, after: dict[str, Any] | None = None) -> dict[str, Any]:
+    kwargs = {"overrides": dict(trial.hparams), "total_steps": trial.budget, "progress": progress}
+    if after is not None:
+        kwargs["hooks"] = TrialArtifacts(trial_ids=(trial.trial_id,), **after)
+    return kwargs
+
+
+def _run_pool(pool, todo, store: ResultsStore, sweep: Sweep, progress: "_Progress", log, after=None,
+              logger=None) -> None:
     """Keep the pool's slots busy; record each trial as it ends (this process is the only writer)."""
     pool.start()
     log(f"trials run on: {pool.describe()}")
@@ -150,19 +176,22 @@ def _run_pool(pool, todo, store: ResultsStore, sweep: Sweep, progress: "_Progres
         while queue and pool.running < pool.slots:
             i, (trial, seeds) = queue.pop(0)
             progress.started(trial, seeds)
-            pool.submit(i, (trial.algo, trial.env, seeds), _trial_kwargs(trial, bars))
+            pool.submit(i, (trial.algo, trial.env, seeds), _trial_kwargs(trial, bars, after))
         for i, outcome in pool.wait():
             trial, seeds = todo[i]
             progress.ended()
             if isinstance(outcome, (TrialRaised, TrialCrashed)):
                 outcome = _failed(trial, seeds, outcome, log)
-            _record(store, sweep, trial, outcome, progress)
+            _record(store, sweep, trial, outcome, progress, logger)
 
 
-def _record(store: ResultsStore, sweep: Sweep, trial: Trial, result, progress: "_Progress") -> None:
+def _record(store: ResultsStore, sweep: Sweep, trial: Trial, result, progress: "_Progress", logger=None) -> None:
     rows = rows_from_result(result, sweep=sweep.name, trial_id=trial.trial_id, suite=trial.suite,
                             random_return=trial.random_return)
     store.append(rows)
+    discard_checkpoint(sweep.out, trial.trial_id)  # its rows are written: the trial never resumes again
+    if logger is not None:
+        logger.log_trial(result, trial.trial_id, sweep.name)
     progress.recorded(trial, result, trial_status({s.seed: s.status for s in result.seeds}))
 
 
@@ -172,11 +201,12 @@ def _failed(trial: Trial, seeds: tuple[int, ...], err: Exception, log):
     return failed_result(trial.algo, trial.env, trial.hparams, trial.budget, seeds, str(err))
 
 
-def _run_trial(train: TrainFn, trial: Trial, seeds: tuple[int, ...], log: Callable[[str], None]):
+def _run_trial(train: TrainFn, trial: Trial, seeds: tuple[int, ...], log: Callable[[str], None],
+               after: dict[str, Any] | None = None):
     """One trial in this process (`--in-process`)."""
     try:
         try:
-            return train(trial.algo, trial.env, seeds, **_trial_kwargs(trial, True))
+            return train(trial.algo, trial.env, seeds, **_trial_kwargs(trial, True, after))
         finally:
             _release_compiled(train)
     except Exception as err:  # noqa: BLE001 — any fault of one trial is recorded; the sweep goes on

@@ -1,0 +1,288 @@
+"""After training: saved policies, resumable trials, `rollout` and its renderers, tracker logging.
+
+Real training at tiny budgets, through the command line in subprocesses (a SIGKILL and a Ctrl-C
+need a process of their own). The subprocesses share one persistent compilation cache, so only
+the first pays for compiling the trial; the reference run trains once for the module.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from eggroll_bench.sweeps.store import ResultsStore
+
+REPO = Path(__file__).resolve().parents[1]
+TRAIN = ["train", "--algo", "openes", "--env", "CartPole-v1", "--seeds", "2", "--steps", "120000",
+         "--set", "pop_size=8", "--set", "hidden=16", "--set", "depth=1", "--set", "eval_every=1",
+         "--set", "eval_episodes=2", "--quiet"]
+CURVE = ["seed", "env_steps", "updates", "return_mean", "return_std"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> list[str]:
+    return ["--compile-cache", str(tmp_path_factory.mktemp("jax-cache"))]
+
+
+def cli(*args: str) -> subprocess.Popen:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+    return subprocess.Popen([sys.executable, "-m", "eggroll_bench.cli", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen, code: int = 0) -> tuple[str, str]:
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == code, f"exit {proc.returncode}\n{stdout}\n{stderr}"
+    return stdout, stderr
+
+
+def curve(out: Path) -> pd.DataFrame:
+    table = ResultsStore(out).read()
+    evals = table[table["row_type"] == "eval"]
+    return evals[CURVE].sort_values(["seed", "env_steps"]).reset_index(drop=True)
+
+
+def trial_of(out: Path) -> str:
+    ids = set(ResultsStore(out).read()["trial_id"])
+    assert len(ids) == 1
+    return ids.pop()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, cache) -> Path:
+    """One uninterrupted training run, saving its policies (the default with --out)."""
+    out = tmp_path_factory.mktemp("reference") / "out"
+    stdout, _ = finish(cli(*TRAIN, "--out", str(out), *cache))
+    assert "saved 2 policies" in stdout
+    return out
+
+
+def wait_for(predicate, proc: subprocess.Popen, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert proc.poll() is None, "the run ended before the signal could be sent: " + proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.005)
+
+
+def test_killed_then_interrupted_trial_resumes_to_the_uninterrupted_curve(tmp_path, reference, cache):
+    out = tmp_path / "out"
+    args = [*TRAIN, "--out", str(out), "--checkpoint-every", "0", *cache]
+    checkpoints = out / "checkpoints"
+
+    # SIGKILL once a checkpoint exists: nothing but the checkpoint is left
+    proc = cli(*args)
+    wait_for(lambda: checkpoints.is_dir() and any(checkpoints.glob("*.msgpack")), proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    (ckpt,) = checkpoints.glob("*.msgpack")
+    assert not ResultsStore(out).finished()
+
+    # rerun, and Ctrl-C it once it has checkpointed past where it resumed
+    first = ckpt.stat().st_mtime_ns
+    proc = cli(*args)
+    wait_for(lambda: ckpt.exists() and ckpt.stat().st_mtime_ns != first, proc)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = finish(proc, 130)
+    assert "resuming trial" in stdout
+    assert "Traceback" not in stderr and str(ckpt) in stderr and "resume" in stderr
+    table = ResultsStore(out).read()
+    assert set(table["row_type"]) == {"eval"} and set(table["status"]) == {"interrupted"}
+    assert not ResultsStore(out).finished()  # an interrupted trial is still pending
+
+    # the last rerun resumes again and finishes: every evaluation point equals the uninterrupted run's
+    stdout, _ = finish(cli(*args))
+    assert "resuming trial" in stdout
+    pd.testing.assert_frame_equal(curve(out), curve(reference))
+    assert not ckpt.exists()  # deleted once the trial's results are written
+    assert set(ResultsStore(out).read()["status"]) == {"done"}
+
+
+def test_saved_policy_loads_and_acts_as_recorded(reference):
+    import jax
+
+    from eggroll_bench.algos.policy import PolicyError, load_policy, policy_paths, save_policy
+    from eggroll_bench.algos.rollout import run_episodes
+
+    tid = trial_of(reference)
+    final = ResultsStore(reference).read().query("row_type == 'final'").set_index("seed")
+    policies = {}
+    for seed in (0, 1):
+        policy = load_policy(reference, tid, seed)
+        meta = policy.meta
+        assert (meta["algo"], meta["env"], meta["seed"], meta["trial_id"]) == ("openes", "CartPole-v1", seed, tid)
+        assert meta["env_steps"] == final.loc[seed, "env_steps"] and meta["hparams"]["hidden"] == 16
+        assert meta["policy_bytes"] == policy_paths(reference, tid, seed)[0].stat().st_size
+        assert set(meta["versions"]) >= {"jax", "flax"}
+        policies[seed] = policy
+    # a callable policy, deterministic (greedy) and different per seed
+    obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    a0 = np.asarray(policies[0](obs, jax.random.PRNGKey(1)))
+    assert a0.shape == (64,) and np.array_equal(a0, np.asarray(policies[0](obs, jax.random.PRNGKey(2))))
+    assert not np.array_equal(jax.tree.leaves(policies[0].state), jax.tree.leaves(policies[1].state))
+    returns = run_episodes(policies[0].algorithm.env, policies[0].act, jax.random.PRNGKey(0), 4).returns
+    assert np.isfinite(np.asarray(returns)).all()
+    # a policy whose sidecar names another network is refused, naming the array that does not fit
+    state_path, meta_path = policy_paths(reference, tid, 0)
+    wrong = json.loads(meta_path.read_text())
+    wrong["hparams"]["hidden"] = 32
+    bad = save_policy(reference.parent / "bad", tid, 0, policies[0].state, wrong)[0]
+    with pytest.raises(PolicyError, match="expects float32"):
+        load_policy(bad.parents[2], tid, 0)
+    with pytest.raises(PolicyError, match="saved seeds: 0, 1"):
+        load_policy(reference, tid, 7)
+
+
+def test_rollout_command_prints_returns_and_draws_a_gif(reference, tmp_path):
+    from PIL import Image
+
+    tid = trial_of(reference)
+    gif = tmp_path / "cartpole.gif"
+    stdout, _ = finish(cli("rollout", str(reference), "--trial", tid, "--seed", "1", "--episodes", "3",
+                           "--max-frames", "40", "--out", str(gif)))
+    assert "over 3 episodes" in stdout
+    if importlib.util.find_spec("pygame") is None:  # gymnax draws CartPole through pygame ([render] extra)
+        assert "no renderer" in stdout and 'pip install -e ".[render]"' in stdout and not gif.exists()
+    else:
+        assert f"-> {gif}" in stdout
+        with Image.open(gif) as im:
+            assert im.format == "GIF" and im.n_frames > 1
+    _, stderr = finish(cli("rollout", str(reference), "--trial", "0123456789ab"), 2)
+    assert "no saved policy" in stderr and tid in stderr
+    _, stderr = finish(cli("rollout", str(reference), "--trial", tid, "--out", str(tmp_path / "x.mp4")), 2)
+    assert ".gif" in stderr and ".html" in stderr
+
+
+def test_no_save_and_no_out_write_no_policies(tmp_path, cache):
+    stdout, _ = finish(cli(*TRAIN, "--out", str(tmp_path / "out"), "--no-save", *cache))
+    assert "saved" not in stdout and not (tmp_path / "out" / "policies").exists()
+    assert ResultsStore(tmp_path / "out").finished()
+    _, stderr = finish(cli(*TRAIN, "--checkpoint-every", "-1"), 2)
+    assert "--checkpoint-every" in stderr
+
+
+SWEEP = """
+name = "after"
+algos = ["openes"]
+tasks = ["CartPole-v1"]
+seeds = 2
+budget = 120000
+{extra}
+[set]
+pop_size = 8
+hidden = 16
+depth = 1
+eval_every = 1
+eval_episodes = 2
+"""
+
+
+def test_sweep_saves_policies_unless_told_not_to(tmp_path, reference, cache):
+    """The same configuration as `train`'s (one cached compile): a sweep trial saves every seed's policy
+    and leaves no checkpoint behind; `save_policies = false` and `--no-save` save none."""
+    on, off = tmp_path / "on.toml", tmp_path / "off.toml"
+    on.write_text(SWEEP.format(extra=""))
+    off.write_text(SWEEP.format(extra="save_policies = false"))
+    finish(cli("sweep", str(on), "--out", str(tmp_path / "on"), "--in-process", "--checkpoint-every", "0", *cache))
+    tid = trial_of(tmp_path / "on")
+    assert tid == trial_of(reference)  # the same resolved configuration is the same trial
+    assert sorted(p.name for p in (tmp_path / "on" / "policies" / tid).iterdir()) == \
+        ["seed_0.json", "seed_0.msgpack", "seed_1.json", "seed_1.msgpack"]
+    assert not any((tmp_path / "on" / "checkpoints").glob("*"))
+    pd.testing.assert_frame_equal(curve(tmp_path / "on"), curve(reference))
+    finish(cli("sweep", str(off), "--out", str(tmp_path / "off"), "--in-process", *cache))
+    finish(cli("sweep", str(on), "--out", str(tmp_path / "no-save"), "--in-process", "--no-save", *cache))
+    for out in ("off", "no-save"):
+        assert ResultsStore(tmp_path / out).finished() and not (tmp_path / out / "policies").exists()
+    off.write_text(SWEEP.format(extra="save_policies = 1"))
+    _, stderr = finish(cli("sweep", str(off), "--out", str(tmp_path / "bad")), 2)
+    assert "save_policies = 1: expected true or false" in stderr and not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("task", ["Breakout-MinAtar", "MPE_simple_spread_v3"])
+def test_render_draws_a_multi_frame_gif(task, tmp_path):
+    """A real task through its library's renderer, acting with a freshly initialised policy."""
+    import jax
+    from PIL import Image
+
+    from eggroll_bench.algos.registry import get_algorithm, resolve
+    from eggroll_bench.envs.registry import get_task, make
+    from eggroll_bench.envs.render import record_episode, render, renderer
+
+    env = make(task)
+    algorithm = get_algorithm("ppo").make(env, resolve("ppo", get_task(task).defaults, {}), 10**6)
+    act = algorithm.eval_act(algorithm.init(jax.random.PRNGKey(0)))
+    episode = record_episode(env, act, jax.random.PRNGKey(1), max_frames=12)
+    assert renderer(env) == "gif" and 1 < episode.length <= 12
+    path = render(env, episode, tmp_path / f"{task}.gif")
+    with Image.open(path) as im:
+        assert im.format == "GIF" and im.n_frames == episode.length
+
+
+@pytest.mark.skipif(not os.environ.get("EGGROLL_BENCH_SLOW_RENDER"),
+                    reason="brax's renderer test compiles a brax episode for ~2 minutes on a 2-core CPU; "
+                           "set EGGROLL_BENCH_SLOW_RENDER=1 to run it")
+def test_brax_renders_html(tmp_path):
+    import jax
+
+    from eggroll_bench.algos.registry import get_algorithm, resolve
+    from eggroll_bench.envs.registry import get_task, make
+    from eggroll_bench.envs.render import record_episode, render
+
+    env = make("hopper")
+    algorithm = get_algorithm("openes").make(env, resolve("openes", get_task("hopper").defaults, {}), 10**6)
+    episode = record_episode(env, algorithm.eval_act(algorithm.init(jax.random.PRNGKey(0))), jax.random.PRNGKey(1),
+                             max_frames=5)
+    text = render(env, episode, tmp_path / "hopper.html").read_text()
+    assert text.lstrip().lower().startswith("<html") and episode.length > 1
+
+
+def _tensorboard_scalars(logdir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar of the event files under `logdir` (TFRecord framing, tensorboardX's protos)."""
+    from tensorboardX.proto import event_pb2
+
+    out: dict[str, list[tuple[int, float]]] = {}
+    for path in logdir.rglob("events.out.tfevents.*"):
+        data = path.read_bytes()
+        pos = 0
+        while pos < len(data):
+            (length,) = struct.unpack("<Q", data[pos:pos + 8])
+            event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
+            pos += 12 + length + 4
+            for value in event.summary.value:
+                out.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return out
+
+
+def test_tensorboard_logs_the_evaluation_points_and_timings(tmp_path, cache):
+    pytest.importorskip("tensorboardX", reason='the [log] extra is not installed: pip install -e ".[log]"')
+    out = tmp_path / "out"
+    finish(cli(*TRAIN, "--out", str(out), "--no-save", "--log", "tensorboard", *cache))
+    expected = curve(out)
+    runs = sorted((out / "tensorboard").iterdir())
+    assert [r.name.rsplit("seed", 1)[1] for r in runs] == ["0", "1"]
+    scalars = _tensorboard_scalars(runs[1])
+    got = sorted(scalars["return_mean"])
+    want = expected[expected["seed"] == 1]
+    assert [s for s, _ in got] == list(want["env_steps"])
+    np.testing.assert_allclose([v for _, v in got], want["return_mean"], rtol=1e-6)
+    assert {"final/compile_s", "final/run_s", "final/steps_per_s", "wall_s", "return_std"} <= set(scalars)
+
+
+def test_wandb_logs_offline_without_a_login(tmp_path, cache):
+    pytest.importorskip("wandb", reason='the [log] extra is not installed: pip install -e ".[log]"')
+    out = tmp_path / "out"
+    os.environ.pop("WANDB_MODE", None)
+    finish(cli(*TRAIN, "--out", str(out), "--no-save", "--log", "wandb", *cache))
+    runs = sorted((out / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(any(r.glob("*.wandb")) for r in runs)
