@@ -57,8 +57,9 @@ def test_runner_stops_each_seed_at_the_first_update_reaching_the_budget(algo):
     for seed in result.seeds:
         steps = [e.env_steps for e in seed.evals]
         assert steps == sorted(steps) and len(set(steps)) == len(steps)  # one eval per update, increasing
+        assert steps[0] == 0 and seed.evals[0].updates == 0  # the initial policy is evaluated too
         assert seed.env_steps == steps[-1] >= budget > steps[-2]
-        assert [e.updates for e in seed.evals] == list(range(1, len(steps) + 1))
+        assert [e.updates for e in seed.evals] == list(range(len(steps)))
         if algo == "ppo":  # fixed batch: updates × envs × steps, exactly
             batch = overrides["num_envs"] * overrides["num_steps"]
             assert seed.updates == math.ceil(budget / batch) and seed.env_steps == seed.updates * batch
