@@ -20,6 +20,7 @@ before the next one starts, so that a long sweep does not accumulate every trial
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import time
 import traceback
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import pandas as pd
 
 from eggroll_bench.algos.checkpoint import DEFAULT_CHECKPOINT_MINUTES, TrialArtifacts, discard_checkpoint
 from eggroll_bench.algos.compile_cache import ENV_VAR as CACHE_ENV_VAR
@@ -131,7 +133,8 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
             elif todo:
                 _run_pool(pool, todo, store, sweep, progress, log, after, logger)
             if sweep.mode == "tune":
-                best = write_best(sweep, store.read())
+                best = select_best(sweep, store.read())
+                write_best(sweep.out, best)
                 log(f"best configurations -> {sweep.out / BEST_FILE} ({len(best['choices'])} chosen)")
             store.consolidate()  # trial files -> one file (fast loads), and the results.csv export
             counts = count_statuses(sweep, store.finished())
@@ -290,6 +293,38 @@ def count_statuses(sweep: Sweep, finished: dict[str, dict[int, str]], by_algo: b
         counts = out.setdefault(key, {"done": 0, "diverged": 0, "failed": 0, "pending": 0})
         counts[trial_status(finished.get(trial.trial_id, {}), trial.seeds)] += 1
     return out if by_algo else out.get("all", {"done": 0, "diverged": 0, "failed": 0, "pending": 0})
+
+
+def select_best(sweep: Sweep, results: pd.DataFrame) -> dict[str, Any]:
+    """Per (algo, task): the trial with the highest mean over seeds of its final return.
+
+    Only trials whose every seed is `done` with a finite final return compete, so a diverged or
+    failed configuration is never chosen; pairs with no such trial are listed under `missing`.
+    """
+    final = results[results["row_type"] == "final"]
+    by_trial = {tid: group for tid, group in final.groupby("trial_id")}
+    choices, missing = [], []
+    for algo in sweep.algos:
+        for env in sweep.tasks:
+            candidates = [t for t in sweep.trials if t.algo == algo and t.env == env]
+            scored = []
+            for t in candidates:
+                rows = by_trial.get(t.trial_id)
+                if rows is None or set(rows["seed"].astype(int)) < set(t.seeds):
+                    continue
+                returns = rows["return_mean"].astype(float)
+                if (rows["status"] == "done").all() and returns.map(math.isfinite).all():
+                    scored.append((float(returns.mean()), t))
+            if not scored:
+                missing.append({"algo": algo, "env": env, "candidates": len(candidates)})
+                continue
+            score, t = max(scored, key=lambda x: x[0])
+            choices.append({"algo": algo, "env": env, "trial_id": t.trial_id, "final_return": score,
+                            "seeds": list(t.seeds), "candidates": len(candidates), "eligible": len(scored),
+                            "varied": dict(t.varied), "hparams": dict(t.hparams), "budget": t.budget})
+    return {"sweep": sweep.name, "sweep_file": str(sweep.source), "sha256": sweep.sha256,
+            "metric": "mean over seeds of the final evaluation's return_mean", "choices": choices,
+            "missing": missing}
 
 
 @dataclass(frozen=True)
