@@ -6,14 +6,17 @@ the first pays for compiling the trial; the reference run trains once for the mo
 """
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
+import re
 import signal
 import struct
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -229,10 +232,8 @@ def test_render_draws_a_multi_frame_gif(task, tmp_path):
         assert im.format == "GIF" and im.n_frames == episode.length
 
 
-@pytest.mark.skipif(not os.environ.get("EGGROLL_BENCH_SLOW_RENDER"),
-                    reason="brax's renderer test compiles a brax episode for ~2 minutes on a 2-core CPU; "
-                           "set EGGROLL_BENCH_SLOW_RENDER=1 to run it")
 def test_brax_renders_html(tmp_path):
+    """Five steps of hopper: compiling brax's step dominates (about 50 s on the shared 2-core CPU)."""
     import jax
 
     from eggroll_bench.algos.registry import get_algorithm, resolve
@@ -244,7 +245,10 @@ def test_brax_renders_html(tmp_path):
     episode = record_episode(env, algorithm.eval_act(algorithm.init(jax.random.PRNGKey(0))), jax.random.PRNGKey(1),
                              max_frames=5)
     text = render(env, episode, tmp_path / "hopper.html").read_text()
-    assert text.lstrip().lower().startswith("<html") and episode.length > 1
+    assert "<html>" in text and episode.length == 5
+    # the page carries the trajectory as base64 zlib JSON: one entry per frame
+    system = json.loads(zlib.decompress(base64.b64decode(re.search(r'var system = "([^"]+)"', text).group(1))))
+    assert len(system["states"]["x"]) == episode.length
 
 
 def _tensorboard_scalars(logdir: Path) -> dict[str, list[tuple[int, float]]]:
