@@ -22,9 +22,9 @@ A checkpoint holds everything the host loop carries (the evaluation points so fa
 and their errors, run seconds), so a resumed trial continues with the same compiled chunk from
 the same state and key: its evaluation points equal an uninterrupted run's. The file is written
 atomically and removed by whoever records the trial's results (`discard_checkpoint`), so a trial
-whose rows are written never resumes again. A checkpoint of other seeds than the run's is
-ignored (the run starts afresh and replaces it); one that does not fit the state's shapes is
-refused with `PolicyError`.
+whose rows are written never resumes again. A checkpoint of other trials or seeds than the
+run's is ignored (the run starts afresh and replaces it); one that does not fit the state's shapes
+is refused with `PolicyError`. For a group, whoever writes its rows discards `checkpoint_id`.
 
 Objects here are plain picklable data: a sweep sends `TrialArtifacts` to its trial processes.
 JAX is imported inside methods only, so the sweep process can call `discard_checkpoint`.
@@ -115,11 +115,11 @@ class TrialArtifacts:
         if self.checkpoint_every_s is None or not path.exists():
             return None
         leaves, meta = unpack_leaves(path.read_bytes(), path)
-        if tuple(meta.get("trial_ids", ())) != tuple(self.trial_ids):
-            raise PolicyError(f"{path}: a checkpoint of trials {meta.get('trial_ids')}, not {list(self.trial_ids)}")
-        if tuple(meta.get("seeds", ())) != self.seeds:
-            self._say(f"note: {path} holds seeds {meta.get('seeds')}, this run trains {list(self.seeds)}: "
-                      "starting afresh (it will be replaced)")
+        held = (tuple(meta.get("trial_ids", ())), tuple(meta.get("seeds", ())))
+        if held != (tuple(self.trial_ids), self.seeds):
+            # another grouping of trials or other seeds under the same name: its rows cannot be reused
+            self._say(f"note: {path} holds trials {list(held[0])} seeds {list(held[1])}, this run trains "
+                      f"{list(self.trial_ids)} seeds {list(self.seeds)}: starting afresh (it will be replaced)")
             return None
         restored = restore_tree(state, leaves, path)
         snap = Snapshot(restored, [[EvalPoint(*p) for p in seed_evals] for seed_evals in meta["evals"]],
