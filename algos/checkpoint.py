@@ -52,9 +52,12 @@ def checkpoint_path(results_dir: str | os.PathLike, trial_id: str) -> Path:
 
 
 def discard_checkpoint(results_dir: str | os.PathLike, trial_id: str) -> None:
-    """Remove a trial's checkpoint once its results are written (it must never resume again)."""
-    with contextlib.suppress(FileNotFoundError):
-        checkpoint_path(results_dir, trial_id).unlink()
+    """Remove a trial's checkpoint once its results are written (it must never resume again), and
+    that of a group of trials it led (`<trial_id>+<n>`, see `TrialArtifacts.checkpoint_id`)."""
+    path = checkpoint_path(results_dir, trial_id)
+    for stale in [path, *path.parent.glob(f"{trial_id}+*.msgpack")]:
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
 
 
 def checkpoint_minutes(value: Any, field_name: str = "--checkpoint-every") -> float:

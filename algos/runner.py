@@ -303,31 +303,35 @@ def train_many(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Ma
 
 
 def train_group(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Mapping[str, Any]],
-                total_steps: int | None = None, progress: bool = True, max_group: int | None = None,
+                total_steps: int | None = None, progress: bool = True, shard: bool | None = None,
+                hooks: TrialArtifacts | None = None, max_group: int | None = None,
                 memory_fraction: float = 0.5) -> list[TrainResult]:
     """`train_many` in calls small enough for this device: at most `max_group` configurations each,
     and halved until the compiled chunk's memory (arguments, outputs and temporaries, from XLA's
-    own analysis) fits in `memory_fraction` of the device's memory. One result per configuration."""
+    own analysis) fits in `memory_fraction` of the device's memory. One result per configuration,
+    in order; `hooks.trial_ids` (one per configuration) are split with the calls."""
     if max_group is not None and max_group < 1:
         raise ConfigError(f"max_group must be >= 1, got {max_group}")
+    overrides = list(overrides)
     size = max_group or len(overrides)
+    spans = [(start, min(start + size, len(overrides))) for start in range(0, len(overrides), size)]
     results: list[TrainResult] = []
-    for start in range(0, len(overrides), size):
-        results += _train_fitting(algo, env, seeds, list(overrides[start:start + size]), total_steps, progress,
-                                  memory_fraction)
+    while spans:
+        start, end = spans.pop(0)
+        if end - start > 1 and not _fits(algo, env, seeds, overrides[start:end], total_steps, shard, memory_fraction):
+            middle = (start + end) // 2
+            spans[:0] = [(start, middle), (middle, end)]
+            continue
+        part = None if hooks is None else dataclasses.replace(hooks, trial_ids=tuple(hooks.trial_ids[start:end]))
+        results += train_many(algo, env, seeds, overrides[start:end], total_steps, progress, shard, part)
     return results
 
 
-def _train_fitting(algo, env, seeds, overrides, total_steps, progress, memory_fraction) -> list[TrainResult]:
-    if len(overrides) > 1:
-        configs, budget = resolve_group(algo, env, overrides, total_steps)
-        compiled = _compile(algo, env, static_key(configs[0]), budget, len(configs) * len(seeds), None)
-        need, have = compiled_bytes(compiled.chunk), device_bytes()
-        if have is not None and need > memory_fraction * have:
-            half = len(overrides) // 2
-            return (_train_fitting(algo, env, seeds, overrides[:half], total_steps, progress, memory_fraction)
-                    + _train_fitting(algo, env, seeds, overrides[half:], total_steps, progress, memory_fraction))
-    return train_many(algo, env, seeds, overrides, total_steps, progress)
+def _fits(algo, env, seeds, overrides, total_steps, shard, memory_fraction) -> bool:
+    configs, budget = resolve_group(algo, env, overrides, total_steps, shard)
+    compiled = _compile(algo, env, static_key(configs[0]), budget, len(configs) * len(seeds), shard)
+    have = device_bytes()
+    return have is None or compiled_bytes(compiled.chunk) <= memory_fraction * have
 
 
 def compiled_bytes(compiled: Any) -> int:

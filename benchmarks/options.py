@@ -14,7 +14,7 @@ from typing import Callable
 from eggroll_bench.algos.config import ACTIVATIONS
 
 DEFAULT_OUT = "results/bench"
-NAMES = ("generation", "update", "memory", "compile", "ppo", "ceiling", "paper-throughput")
+NAMES = ("generation", "update", "memory", "compile", "ppo", "ceiling", "paper-throughput", "grouped")
 
 DESCRIPTIONS = {
     "generation": "env steps/s of population rollouts and full generations: inference vs EGGROLL vs OpenES",
@@ -24,6 +24,7 @@ DESCRIPTIONS = {
     "ppo": "PPO env steps/s over the number of parallel environments",
     "ceiling": "our ES generation, inference rollout and PPO update as ratios to a bare lax.scan of the raw library step",
     "paper-throughput": "the paper's one-layer throughput experiment: inference vs EGGROLL vs OpenES vs PPO, tokens/s",
+    "grouped": "a grid of configurations trained in one compile (train_group) vs one trial at a time",
 }
 
 
@@ -219,9 +220,19 @@ def _paper_throughput(p: argparse.ArgumentParser) -> None:
                    help="compile with XLA:CPU's YNNPACK fusions off (see benchmarks/README.md)")
 
 
+def _grouped(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", default="CartPole-v1", help="task (default CartPole-v1)")
+    p.add_argument("--algos", type=_strs, default=None, metavar="A,A", help="algorithms (default eggroll,openes,ppo)")
+    p.add_argument("--configs", type=_positive_int, default=None,
+                   help="configurations per algorithm, from a 4x4 grid (default 16; --quick 2)")
+    p.add_argument("--seeds", type=_positive_int, default=2, help="seeds per configuration (default 2)")
+    p.add_argument("--steps", type=_positive_int, default=None,
+                   help="env-step budget per seed (default 40,000; --quick 2,000)")
+
+
 EXTRA: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "generation": _generation, "update": _update, "memory": _memory, "compile": _compile, "ppo": _ppo,
-    "ceiling": _ceiling, "paper-throughput": _paper_throughput,
+    "ceiling": _ceiling, "paper-throughput": _paper_throughput, "grouped": _grouped,
 }
 
 

@@ -23,7 +23,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from eggroll_bench.cli.sweep import add_executor_flags, add_in_process_flag, executor_settings
+from eggroll_bench.cli.sweep import (add_executor_flags, add_group_flags, add_in_process_flag, executor_settings,
+                                     group_settings)
 from eggroll_bench.cli.train import add_compile_cache_flags, apply_compile_cache
 
 SWEEP_DIR = Path(__file__).parents[1] / "sweeps"  # the sweep files ship in eggroll_bench.sweeps
@@ -94,14 +95,14 @@ def run(args: argparse.Namespace) -> int:
             except (SweepError, ConfigError) as err:  # e.g. the tune sweep chose nothing for a pair
                 return _error(err)
             code = _run_and_plot(sweep, args.style or ("paper" if plan.both_styles else "robust"), not args.in_process,
-                                 executor_settings(args, SWEEP_DIR / name))
+                                 executor_settings(args, SWEEP_DIR / name), group_settings(args))
             if code == 2:
                 return 2
             status = max(status, code)
     return status
 
 
-def _run_and_plot(sweep, style: str, isolate: bool, executor) -> int:
+def _run_and_plot(sweep, style: str, isolate: bool, executor, grouping: dict) -> int:
     """Run one sweep (resuming) and render its figures; the exit status (2: could not start)."""
     from eggroll_bench.plots import render_all
     from eggroll_bench.sweeps.executors import ExecutorError
@@ -109,7 +110,8 @@ def _run_and_plot(sweep, style: str, isolate: bool, executor) -> int:
     from eggroll_bench.sweeps.store import StoreError
 
     try:
-        summary = run_sweep(sweep, isolate=isolate, log=lambda line: print(line, flush=True), executor=executor)
+        summary = run_sweep(sweep, isolate=isolate, log=lambda line: print(line, flush=True), executor=executor,
+                            **grouping)
     except (StoreError, ExecutorError) as err:
         return _error(err)
     if sweep.mode == "tune":
@@ -135,5 +137,6 @@ def add_parser(subparsers) -> None:
                         "every robust figure); default: paper for paper16, else robust")
     add_in_process_flag(p)
     add_executor_flags(p)
+    add_group_flags(p)
     add_compile_cache_flags(p)
     p.set_defaults(func=run)

@@ -49,14 +49,12 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     if (code := apply_compile_cache("sweep", args)) is not None:
         return code
     if args.dry_run:
-        for i, trial in enumerate(sweep.trials, 1):
-            print(f"[{i}/{len(sweep.trials)}] {trial.describe()} seeds {list(trial.seeds)} budget {trial.budget:,}")
-        print(f"{len(sweep.trials)} trials -> {sweep.out} (dry run: nothing written)")
-        return 0
+        return dry_run(sweep, not args.no_group, args.max_group)
     try:
         summary = run_sweep(sweep, wait=args.wait, retry_failed=args.retry_failed, isolate=not args.in_process,
                             log=lambda line: print(line, flush=True), executor=executor,
-                            save_policies=False if args.no_save else None, checkpoint_every=minutes, tracker=args.log)
+                            save_policies=False if args.no_save else None, checkpoint_every=minutes, tracker=args.log,
+                            **group_settings(args))
     except (StoreError, SweepError, ExecutorError, TrackerError) as err:
         return _error("sweep", err)
     except KeyboardInterrupt:
@@ -64,6 +62,38 @@ def run_sweep_command(args: argparse.Namespace) -> int:
               f"checkpoint in {sweep.out / 'checkpoints'}; run the same command to resume", file=sys.stderr)
         return 130
     return summary.exit_status
+
+
+def dry_run(sweep, group: bool, max_group: int | None) -> int:
+    """List every trial, and the compiled calls they would share (pending or not: nothing is read)."""
+    from eggroll_bench.sweeps.manager import group_trials
+
+    todo = [(t, t.seeds) for t in sweep.trials]
+    jobs = group_trials(todo, max_group) if group else [[item] for item in todo]
+    n = 0
+    for g, job in enumerate(jobs, 1):
+        if len(job) > 1:
+            print(f"call {g}: {len(job)} trials in one compile")
+        for trial, seeds in job:
+            n += 1
+            print(f"{'  ' if len(job) > 1 else ''}[{n}/{len(todo)}] {trial.describe()} seeds {list(seeds)} "
+                  f"budget {trial.budget:,}")
+    print(f"{len(todo)} trials in {len(jobs)} compiled calls -> {sweep.out} (dry run: nothing written)")
+    return 0
+
+
+def group_settings(args: argparse.Namespace) -> dict:
+    if args.max_group is not None and args.max_group < 1:
+        raise SystemExit(f"eggroll-bench: error: --max-group must be >= 1, got {args.max_group}")
+    return {"group": not args.no_group, "max_group": args.max_group}
+
+
+def add_group_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-group", action="store_true",
+                   help="train every trial in its own compiled call (default: trials that differ only in traced "
+                        "hyperparameters such as lr or sigma train together, one compile for all)")
+    p.add_argument("--max-group", type=int, default=None, metavar="N",
+                   help="at most N trials per compiled call (default: as many as fit in half the device's memory)")
 
 
 def status_command(args: argparse.Namespace) -> int:
@@ -151,6 +181,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--dry-run", action="store_true", help="list the trials and exit; writes nothing")
     add_in_process_flag(p)
     add_executor_flags(p)
+    add_group_flags(p)
     add_after_training_flags(p, sweep=True)
     add_compile_cache_flags(p)
     p.set_defaults(func=run_sweep_command)

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_connections
 from typing import Any, Callable, Hashable, Mapping
 
-from eggroll_bench.sweeps.isolation import IsolatedTrial, TrialCrashed, TrialRaised, prepare_trial_process
+from eggroll_bench.sweeps.isolation import (IsolatedTrial, TrialCrashed, TrialRaised, prepare_trial_process,
+                                            resolve_train)
 
 KINDS = ("local", "ray")
 RAY_INSTALL = 'pip install -e ".[ray]"'
@@ -141,9 +142,7 @@ class LocalPool:
 def _ray_trial(train: TrainFn | None, args: tuple, kwargs: dict, env: Mapping[str, str], modules: tuple[str, ...]):
     """A trial as a Ray task (a fresh worker process: `max_calls=1`)."""
     prepare_trial_process(dict(env), modules)
-    if train is None:
-        from eggroll_bench.algos.runner import train
-    return train(*args, **kwargs)
+    return resolve_train(train)(*args, **kwargs)
 
 
 def import_ray():

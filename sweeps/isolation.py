@@ -13,13 +13,14 @@ either the `TrainResult` or the text of the exception it raised.
 from __future__ import annotations
 
 import ctypes
+import importlib
 import multiprocessing
 import os
 import signal
 import traceback
 from typing import Any, Callable
 
-TrainFn = Callable[..., Any]
+TrainFn = Callable[..., Any] | str  # a function, or "module:function" imported by the trial process
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -45,14 +46,24 @@ def prepare_trial_process(env: dict[str, str] | None, modules: tuple[str, ...]) 
         load_modules(modules)
 
 
+def resolve_train(train: TrainFn | str | None) -> TrainFn:
+    """The function a trial process calls: `train` itself, a "module:function" name imported here
+    (so the sweep process can name the runner's functions without importing JAX), or, for None,
+    the runner's `train`."""
+    if train is None:
+        train = "eggroll_bench.algos.runner:train"
+    if isinstance(train, str):
+        module, _, name = train.partition(":")
+        return getattr(importlib.import_module(module), name)
+    return train
+
+
 def _child(send, parent_pid: int, train: TrainFn | None, args: tuple, kwargs: dict,
            env: dict[str, str] | None = None, modules: tuple[str, ...] = ()) -> None:
     _die_with_parent(parent_pid)
     try:
         prepare_trial_process(env, modules)
-        if train is None:
-            from eggroll_bench.algos.runner import train
-        result = train(*args, **kwargs)
+        result = resolve_train(train)(*args, **kwargs)
     except BaseException as err:  # noqa: BLE001 — reported to the parent, which records it
         tb = traceback.extract_tb(err.__traceback__)
         where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""

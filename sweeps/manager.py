@@ -32,9 +32,12 @@ import pandas as pd
 
 from eggroll_bench.algos.checkpoint import DEFAULT_CHECKPOINT_MINUTES, TrialArtifacts, discard_checkpoint
 from eggroll_bench.algos.compile_cache import ENV_VAR as CACHE_ENV_VAR
+from eggroll_bench.algos.config import STATIC
+from eggroll_bench.algos.config import rules as rules_of
+from eggroll_bench.algos.registry import config_class
 from eggroll_bench.plugins import loaded_modules
 from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, make_executor
-from eggroll_bench.sweeps.isolation import TrialCrashed, TrialRaised
+from eggroll_bench.sweeps.isolation import TrialCrashed, TrialRaised, resolve_train
 from eggroll_bench.sweeps.store import (MANIFEST_FILE, ResultsStore, SweepLock, check_owner, failed_result, lock_holder,
                           read_manifest, rows_from_result, write_manifest)
 from eggroll_bench.sweeps.best import BEST_FILE, write_best
@@ -72,6 +75,30 @@ def _pending_seeds(trial: Trial, finished: dict[str, dict[int, str]], retry_fail
     return tuple(s for s in trial.seeds if s not in have or (retry_failed and have[s] == "failed"))
 
 
+Job = list[tuple[Trial, tuple[int, ...]]]  # trials trained in one compiled call, with their pending seeds
+TRAIN_GROUP = "eggroll_bench.algos.runner:train_group"  # named, not imported: this process never loads JAX
+
+
+def group_key(trial: Trial, seeds: tuple[int, ...]) -> tuple:
+    """What trials must share to train in one compiled call: algorithm, task, budget, seeds and
+    every static hyperparameter (their traced ones become per-row data)."""
+    rules = rules_of(config_class(trial.algo))
+    static = tuple(sorted((k, v) for k, v in trial.hparams.items() if rules[k].kind == STATIC))
+    return trial.algo, trial.env, trial.budget, tuple(seeds), static
+
+
+def group_trials(todo: list[tuple[Trial, tuple[int, ...]]], max_group: int | None = None) -> list[Job]:
+    """`todo` as jobs: trials with one group key together (in first-seen order), at most
+    `max_group` a job; the runner may split a job further to fit the device's memory."""
+    if max_group is not None and max_group < 1:
+        raise SweepError(f"--max-group must be >= 1, got {max_group}")
+    groups: dict[tuple, Job] = {}
+    for trial, seeds in todo:
+        groups.setdefault(group_key(trial, seeds), []).append((trial, seeds))
+    size = max_group or max(len(todo), 1)
+    return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
+
+
 def _fmt_s(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds >= 3600:
@@ -79,16 +106,11 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def _default_train() -> TrainFn:
-    from eggroll_bench.algos.runner import train  # lazily: parsing and `status` never pay for importing JAX
-
-    return train
-
-
 def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, train: TrainFn | None = None,
               isolate: bool = False, log: Callable[[str], None] = print,
               executor: ExecutorConfig | None = None, save_policies: bool | None = None,
-              checkpoint_every: float | None = None, tracker: str | None = None) -> RunSummary:
+              checkpoint_every: float | None = None, tracker: str | None = None, group: bool = True,
+              max_group: int | None = None) -> RunSummary:
     """Run every pending trial of `sweep`, holding the directory's lock throughout.
 
     `train` defaults to `algos.runner.train`; with `isolate` it must be a module-level function
@@ -101,6 +123,10 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     `DIR/checkpoints/`, resuming from it when the sweep runs again; `tracker` ("wandb" /
     "tensorboard") also logs each recorded trial there (`sweeps.trackers`).
 
+    With the runner (`train` None) and `group`, pending trials that differ only in traced
+    hyperparameters train together in one compiled call per job (`group_trials`, at most
+    `max_group` each); every trial's rows are still written on their own, as it is recorded.
+
     Raises `StoreError` (another sweep's directory, or locked), `ExecutorError` (bad executor
     settings, no Ray, unreachable address) or `TrackerError` before anything in the directory is touched.
     """
@@ -111,7 +137,11 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     check_owner(sweep.out, sweep.name)  # read-only: refuse before creating anything
     logger = make_tracker(tracker, sweep.out)
     after = _after_training(sweep, train, save_policies, checkpoint_every)
-    pool = make_executor(settings, train, _trial_env(), loaded_modules()) if isolate else None
+    grouped = group and train is None
+    if max_group is not None and max_group < 1:
+        raise SweepError(f"--max-group must be >= 1, got {max_group}")
+    job_fn = TRAIN_GROUP if grouped else train
+    pool = make_executor(settings, job_fn, _trial_env(), loaded_modules()) if isolate else None
     try:
         with SweepLock(sweep.out, wait=wait, log=log):
             manifest = check_owner(sweep.out, sweep.name)  # again, now that nobody else can write
@@ -123,15 +153,21 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
             log(f"sweep {sweep.name}: {len(sweep.trials)} trials x {len(sweep.seeds)} seeds, {skipped} "
                 f"already finished, {len(todo)} to run -> {sweep.out}")
             progress = _Progress(len(sweep.trials), skipped, len(todo), log)
+            jobs = group_trials(todo, max_group) if grouped else [[item] for item in todo]
+            if len(jobs) < len(todo):
+                log(f"{len(todo)} trials in {len(jobs)} compiled calls (trials differing only in traced "
+                    f"hyperparameters train together; --no-group runs one at a time)")
             if pool is None:
-                train = train or (_default_train() if todo else None)
-                for trial, seeds in todo:
-                    progress.started(trial, seeds)
-                    result = _run_trial(train, trial, seeds, log, after)
-                    progress.ended()
-                    _record(store, sweep, trial, result, progress, logger)
+                fn = resolve_train(job_fn) if todo else None
+                for job in jobs:
+                    for trial, seeds in job:
+                        progress.started(trial, seeds)
+                    results = _run_job_here(fn, job, grouped, log, after, max_group)
+                    for (trial, _), result in zip(job, results):
+                        progress.ended()
+                        _record(store, sweep, trial, result, progress, logger)
             elif todo:
-                _run_pool(pool, todo, store, sweep, progress, log, after, logger)
+                _run_pool(pool, jobs, grouped, store, sweep, progress, log, after, logger, max_group)
             if sweep.mode == "tune":
                 best = select_best(sweep, store.read())
                 write_best(sweep.out, best)
@@ -161,31 +197,43 @@ def _after_training(sweep: Sweep, train: TrainFn | None, save_policies: bool | N
             "save_policies": sweep.save_policies if save_policies is None else bool(save_policies)}
 
 
-def _trial_kwargs(trial: Trial, progress: bool, after: dict[str, Any] | None = None) -> dict[str, Any]:
-    kwargs = {"overrides": dict(trial.hparams), "total_steps": trial.budget, "progress": progress}
+def _job_call(job: Job, grouped: bool, progress: bool, after: dict[str, Any] | None,
+              max_group: int | None) -> tuple[tuple, dict[str, Any]]:
+    """The (args, kwargs) of one job: `train_group` over its trials, or `train` of its one trial."""
+    first, seeds = job[0]
+    kwargs: dict[str, Any] = {"total_steps": first.budget, "progress": progress}
     if after is not None:
-        kwargs["hooks"] = TrialArtifacts(trial_ids=(trial.trial_id,), **after)
-    return kwargs
+        kwargs["hooks"] = TrialArtifacts(trial_ids=tuple(t.trial_id for t, _ in job), **after)
+    if grouped:
+        return (first.algo, first.env, seeds, [dict(t.hparams) for t, _ in job]), {**kwargs, "max_group": max_group}
+    return (first.algo, first.env, seeds), {**kwargs, "overrides": dict(first.hparams)}
 
 
-def _run_pool(pool, todo, store: ResultsStore, sweep: Sweep, progress: "_Progress", log, after=None,
-              logger=None) -> None:
-    """Keep the pool's slots busy; record each trial as it ends (this process is the only writer)."""
+def _outcomes(job: Job, grouped: bool, outcome: Any, log) -> list:
+    """One result per trial of the job; a job that raised or died fails each of its trials."""
+    if isinstance(outcome, (TrialRaised, TrialCrashed)):
+        return [_failed(trial, seeds, outcome, log) for trial, seeds in job]
+    return list(outcome) if grouped else [outcome]
+
+
+def _run_pool(pool, jobs: list[Job], grouped: bool, store: ResultsStore, sweep: Sweep, progress: "_Progress", log,
+              after=None, logger=None, max_group: int | None = None) -> None:
+    """Keep the pool's slots busy; record each trial as its job ends (this process is the only writer)."""
     pool.start()
     log(f"trials run on: {pool.describe()}")
-    queue = list(enumerate(todo))
+    queue = list(enumerate(jobs))
     bars = pool.slots == 1  # several trials' progress bars at once would only garble the log
     while queue or pool.running:
         while queue and pool.running < pool.slots:
-            i, (trial, seeds) = queue.pop(0)
-            progress.started(trial, seeds)
-            pool.submit(i, (trial.algo, trial.env, seeds), _trial_kwargs(trial, bars, after))
+            i, job = queue.pop(0)
+            for trial, seeds in job:
+                progress.started(trial, seeds)
+            pool.submit(i, *_job_call(job, grouped, bars, after, max_group))
         for i, outcome in pool.wait():
-            trial, seeds = todo[i]
-            progress.ended()
-            if isinstance(outcome, (TrialRaised, TrialCrashed)):
-                outcome = _failed(trial, seeds, outcome, log)
-            _record(store, sweep, trial, outcome, progress, logger)
+            job = jobs[i]
+            for (trial, _), result in zip(job, _outcomes(job, grouped, outcome, log)):
+                progress.ended()
+                _record(store, sweep, trial, result, progress, logger)
 
 
 def _record(store: ResultsStore, sweep: Sweep, trial: Trial, result, progress: "_Progress", logger=None) -> None:
@@ -204,20 +252,21 @@ def _failed(trial: Trial, seeds: tuple[int, ...], err: Exception, log):
     return failed_result(trial.algo, trial.env, trial.hparams, trial.budget, seeds, str(err))
 
 
-def _run_trial(train: TrainFn, trial: Trial, seeds: tuple[int, ...], log: Callable[[str], None],
-               after: dict[str, Any] | None = None):
-    """One trial in this process (`--in-process`)."""
+def _run_job_here(fn: TrainFn, job: Job, grouped: bool, log: Callable[[str], None],
+                  after: dict[str, Any] | None = None, max_group: int | None = None) -> list:
+    """One job in this process (`--in-process`): one result per trial, failures recorded."""
+    args, kwargs = _job_call(job, grouped, True, after, max_group)
     try:
         try:
-            return train(trial.algo, trial.env, seeds, **_trial_kwargs(trial, True, after))
+            return _outcomes(job, grouped, fn(*args, **kwargs), log)
         finally:
-            _release_compiled(train)
-    except Exception as err:  # noqa: BLE001 — any fault of one trial is recorded; the sweep goes on
+            _release_compiled(fn)
+    except Exception as err:  # noqa: BLE001 — any fault of one job is recorded; the sweep goes on
         tb = traceback.extract_tb(err.__traceback__)
         where = f" (at {tb[-1].filename}:{tb[-1].lineno})" if tb else ""
         log("    " + "".join(traceback.format_exception(err)).rstrip().replace("\n", "\n    "))
-        return failed_result(trial.algo, trial.env, trial.hparams, trial.budget, seeds,
-                             f"{type(err).__name__}: {err}{where}")
+        return [failed_result(trial.algo, trial.env, trial.hparams, trial.budget, seeds,
+                              f"{type(err).__name__}: {err}{where}") for trial, seeds in job]
 
 
 def _release_compiled(train: TrainFn) -> None:

@@ -81,3 +81,40 @@ def test_a_bad_grid_is_refused_before_compiling_naming_the_configuration():
         train_many("eggroll", "CartPole-v1", SEEDS, [{"lr": 0.1}, {"lr": -0.1}], BUDGET)
     with pytest.raises(ConfigError, match=r"configuration 1 \(hidden=16\) differs .* static hyperparameters \(hidden\)"):
         train_many("ppo", "CartPole-v1", SEEDS, [{}, {"hidden": 16}], 5000)
+
+
+SWEEP = """
+name = "grouped"
+algos = ["ppo"]
+tasks = ["CartPole-v1"]
+seeds = 2
+budget = 1024
+set = { hidden = 8, eval_every = 2, eval_episodes = 4, num_envs = 4, num_steps = 32 }
+save_policies = false
+
+[ppo.grid]
+lr = [3e-4, 1e-3]
+hidden = [8, 16]
+"""
+
+
+def test_the_sweep_groups_trials_that_share_a_program_and_records_what_separate_calls_would(tmp_path):
+    from eggroll_bench.sweeps.manager import group_trials, run_sweep
+    from eggroll_bench.sweeps.store import ResultsStore
+    from eggroll_bench.sweeps.sweepfile import load_sweep
+
+    (tmp_path / "g.toml").write_text(SWEEP)
+    tables = {}
+    for label, kwargs in (("grouped", {}), ("alone", {"group": False})):
+        sweep = load_sweep(tmp_path / "g.toml", out=tmp_path / label)
+        jobs = group_trials([(t, t.seeds) for t in sweep.trials], None)
+        assert sorted(len(j) for j in jobs) == [2, 2]  # one call per hidden width
+        assert sorted(len(j) for j in group_trials([(t, t.seeds) for t in sweep.trials], 1)) == [1, 1, 1, 1]
+        lines = []
+        summary = run_sweep(sweep, log=lines.append, checkpoint_every=None, **kwargs)
+        assert summary.counts["done"] == 4
+        assert any("4 trials in 2 compiled calls" in line for line in lines) == (label == "grouped")
+        rows = ResultsStore(sweep.out).read()
+        tables[label] = rows[rows.row_type == "eval"].sort_values(["trial_id", "seed", "env_steps"])[
+            ["trial_id", "seed", "env_steps", "return_mean"]].reset_index(drop=True)
+    assert tables["grouped"].equals(tables["alone"])
