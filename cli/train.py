@@ -131,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
         if args.log and not args.out:
             raise ConfigError(f"--log {args.log} needs --out DIR: the tracker's files are written there")
         tracker = make_tracker(args.log, args.out) if args.log else None
-        result = train(args.algo, args.env, seeds, overrides, args.steps, progress=not args.quiet, hooks=hooks)
+        result = train(args.algo, args.env, seeds, overrides, args.steps, progress=not args.quiet, hooks=hooks,
+                       shard=False if args.no_shard else None)
     except (ConfigError, KeyError, MissingExtraError, StoreError, TrackerError) as err:
         print(f"eggroll-bench train: error: {err.args[0] if err.args else err}", file=sys.stderr)
         return 2
@@ -215,6 +216,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", help="append result rows to DIR/results.csv and save each seed's final policy "
                                  "under DIR/policies/ (nothing is written without it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-shard", action="store_true",
+                   help="with several devices visible, keep the trial on one (default: the ES population / PPO "
+                        "environments are split over all of them)")
     add_after_training_flags(p)
     add_compile_cache_flags(p)
     p.set_defaults(func=run)
