@@ -40,7 +40,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from eggroll_bench.algos.policy import pack_leaves, restore_tree, save_policy, unpack_leaves, write_bytes_atomic
+from eggroll_bench.algos.policy import pack_leaves, restore_tree, save_policy, unpack_leaves
+from eggroll_bench.files import write_bytes_atomic
 from eggroll_bench.algos.result import EvalPoint, TrainResult
 
 CHECKPOINTS_DIR = "checkpoints"

@@ -21,19 +21,20 @@ more dependency.
 
 The JSON sidecar is written after the state file, each atomically (temp file, fsync, rename), so
 a policy whose JSON exists is complete. JAX is imported inside functions only: the sweep process,
-which never imports JAX, uses the paths and `write_bytes_atomic` from here.
+which never imports JAX, uses the paths from here.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
+
+from eggroll_bench.files import write_bytes_atomic
 
 if TYPE_CHECKING:
     from eggroll_bench.algos.base import Algorithm
@@ -44,31 +45,6 @@ FORMAT = 1  # bumped when the file layout changes; older files are refused with 
 
 class PolicyError(RuntimeError):
     """A saved policy is missing, incomplete, or does not fit the algorithm it names."""
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data`: temp file in the same directory, fsync, `os.replace`.
-
-    The same protocol as `sweeps.store.replace_atomic`, which this layer may not import.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; results are meant to be shared
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def pack_leaves(leaves: Sequence[Any], meta: Mapping[str, Any]) -> bytes:

@@ -34,7 +34,7 @@ import shutil
 import socket
 import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -43,6 +43,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from eggroll_bench.algos.result import SeedResult, TrainResult
+from eggroll_bench.files import TMP_SUFFIX, fsync_dir, replace_atomic, write_atomic
 from eggroll_bench.sweeps.schema import (BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, SCHEMA_VERSION,
                                          TEXT_COLUMNS)
 
@@ -55,7 +56,6 @@ _COMPACTED_IDS = b"eggroll_bench.trial_ids"  # its key-value metadata: JSON list
 MANIFEST_FILE = "sweep.json"
 LOCK_FILE = ".lock"  # held by a running sweep for its whole run
 WRITE_LOCK_FILE = ".write.lock"  # held while a trial file (or the CSV export) is being written
-_TMP_SUFFIX = ".tmp"
 # A trial id names a file: no path separators, no leading dot (temporary files start with one).
 _TRIAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
@@ -144,45 +144,6 @@ def _flock(path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _file_mode(path: Path) -> int:
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def replace_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Replace `path` with what `write(f)` writes: temp file in the same directory, fsync, `os.replace`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TMP_SUFFIX)
-    try:
-        os.fchmod(fd, _file_mode(path))  # mkstemp makes 0600; results are meant to be shared
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` (UTF-8), atomically (`replace_atomic`)."""
-    replace_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def _arrow_column(name: str, values: list[Any]) -> pa.Array:
@@ -303,7 +264,7 @@ class ResultsStore:
                            dictionary_pagesize_limit=64 << 20)
             for f in files:
                 f.unlink()
-            _fsync_dir(self.trials_dir)
+            fsync_dir(self.trials_dir)
 
     def consolidate(self) -> Path | None:
         """End of a run: `compact()`, then `export_csv()`. Returns the CSV written (None: nothing to)."""
@@ -374,7 +335,7 @@ class ResultsStore:
                     self._convert_csv()
                 else:
                     self.trials_dir.mkdir()
-                    _fsync_dir(self.directory)
+                    fsync_dir(self.directory)
             for tid, table in tables.items():
                 path = self.trials_dir / f"{tid}{TRIAL_SUFFIX}"
                 old = self._earlier_rows(tid, path)
@@ -402,7 +363,7 @@ class ResultsStore:
         df = self._read_csv()
         for col in TEXT_COLUMNS:
             df[col] = df[col].where(df[col].notna(), "")  # the CSV cannot tell "" from missing
-        staging = Path(tempfile.mkdtemp(dir=self.directory, prefix=f".{TRIALS_DIR}.", suffix=_TMP_SUFFIX))
+        staging = Path(tempfile.mkdtemp(dir=self.directory, prefix=f".{TRIALS_DIR}.", suffix=TMP_SUFFIX))
         try:
             for tid, group in df.groupby("trial_id", sort=False):
                 if not _TRIAL_ID.fullmatch(str(tid)):
@@ -412,7 +373,7 @@ class ResultsStore:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
 
     def export_csv(self, path: str | os.PathLike | None = None) -> Path:
         """Write the whole table as CSV (default `DIR/results.csv`), atomically; returns its path."""
@@ -428,7 +389,7 @@ class ResultsStore:
     def _remove_stale_temps(self) -> None:
         # Called under the write lock: any temp file or directory now present was left by a killed writer.
         for place in (self.directory, self.trials_dir):
-            for tmp in place.glob(f".*{_TMP_SUFFIX}"):
+            for tmp in place.glob(f".*{TMP_SUFFIX}"):
                 if tmp.is_dir():
                     shutil.rmtree(tmp, ignore_errors=True)
                 else:

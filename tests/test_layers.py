@@ -1,6 +1,6 @@
 """The package's import graph: layers import only downwards, and no module imports itself back.
 
-Layers, lowest first: the package root (`eggroll_bench`, `eggroll_bench.plugins`) < envs < algos <
+Layers, lowest first: the package root (`eggroll_bench` and its modules: plugins, files) < envs < algos <
 sweeps, benchmarks (side by side: neither imports the other) < plots < cli. Every import counts,
 at module level or inside a function, since a lazy upward import is still an upward dependency.
 """
@@ -19,7 +19,8 @@ LAYERS = {"": 0, "envs": 1, "algos": 2, "sweeps": 3, "benchmarks": 3, "plots": 4
 
 
 def _modules() -> dict[str, Path]:
-    out = {PACKAGE: ROOT / "__init__.py", f"{PACKAGE}.plugins": ROOT / "plugins.py"}
+    out = {PACKAGE: ROOT / "__init__.py"}
+    out.update({f"{PACKAGE}.{path.stem}": path for path in sorted(ROOT.glob("*.py")) if path.stem != "__init__"})
     for sub in LAYERS:
         if not sub:
             continue
