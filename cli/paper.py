@@ -56,10 +56,6 @@ def plan_for(quick: bool, suite: str | None) -> list[Plan]:
     return [FULL[name] for name in ([suite] if suite else DEFAULT_SUITES)]
 
 
-def sweep_files(quick: bool, suite: str | None) -> list[Path]:
-    return [SWEEP_DIR / name for plan in plan_for(quick, suite) for name in plan.files]
-
-
 def _error(message: object) -> int:
     print(f"eggroll-bench paper: error: {message}", file=sys.stderr)
     return 2

@@ -14,7 +14,7 @@ SCHEMA_VERSION = 1
 COLUMNS: tuple[str, ...] = (
     "schema_version",  # int, SCHEMA_VERSION when written
     "row_type",        # "eval" | "final"
-    "sweep",           # sweep name ("" for a lone `eggroll-bench train`)
+    "sweep",           # sweep name ("train" for a lone `eggroll-bench train --out`)
     "trial_id",        # stable hash of the resolved trial config (without the seed)
     "algo",            # eggroll | openes | ppo
     "env",             # registered task name
@@ -40,7 +40,6 @@ COLUMNS: tuple[str, ...] = (
     "timestamp",       # ISO 8601 UTC, when the row was written
 )
 
-STATUSES = ("done", "diverged", "failed")
 
 # Column kinds, for the typed Parquet files (sweeps/store.py). Every column not listed as integer,
 # float or boolean is text.
