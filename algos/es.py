@@ -123,8 +123,10 @@ class EvolutionStrategy:
         sigma = self.sigma(state.generation)
         noise = sharding.split_tree(self.noise.sample(state.noise_key, state.generation, state.params))
         key, start_key = jax.random.split(key)
+        # Observation moments only when they are used (normalize_obs is static): otherwise their
+        # per-step sums over the batch are pure overhead, and obs_norm, never applied, stays put.
         episodes = run_episodes(self.env, self.population_act(state, noise, sigma), key, self.batch,
-                                self.start_keys(start_key), place=sharding.split_tree)
+                                self.start_keys(start_key), place=sharding.split_tree, moments=c.normalize_obs)
         fitness = episodes.returns.reshape(c.pop_size, c.episodes_per_member).mean(-1)
         shaped = shape_fitness(fitness, c.fitness_shaping)
         # The update regenerates the noise from the same counter-based keys rather than keeping

@@ -4,7 +4,7 @@ Normalisation keeps running mean/variance (parallel Welford merge of batch momen
 updates the statistics from each rollout batch; ES updates them from every observation its
 population saw during the generation (live steps only), exactly as Salimans et al. (2017) do.
 Evaluation uses the statistics of the policy being evaluated, frozen. With normalisation off the
-statistics are still carried (cheap) but not applied.
+statistics are carried but neither applied nor updated by ES (its rollout skips the moments).
 """
 from __future__ import annotations
 
@@ -56,6 +56,9 @@ class Moments(struct.PyTreeNode):
         w = jnp.broadcast_to(w, obs.shape[:lead]).astype(obs.dtype)
         wx = w.reshape(w.shape + (1,) * self.total.ndim)
         axes = tuple(range(lead))
+        # Zero-weight observations are selected away, not only multiplied by 0: run_episodes steps an
+        # ended environment on from its terminal state, whose observations may overflow (inf · 0 = NaN).
+        obs = jnp.where(wx != 0, obs, 0)
         return Moments(self.count + w.sum(), self.total + (wx * obs).sum(axes),
                        self.total_sq + (wx * obs**2).sum(axes))
 

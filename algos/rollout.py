@@ -4,6 +4,13 @@ Every environment of the batch runs one episode; a `lax.while_loop` stops as soo
 ended (or at the task's step limit), so a population that fails early does not pay for 500
 dead steps. Steps taken after an environment's episode ended are masked out and not counted:
 the env-step count is exactly Σ episode lengths.
+
+Since every environment is used only up to its first end, the loop steps with
+`Env.step_no_reset` (same random stream as `Env.step`, no auto-reset): the dead steps of a batch
+whose episodes end unevenly then cost a raw step and a forward pass, not a whole reset as well.
+An env without `step_no_reset` (e.g. the benchmarks' `FixedHorizonEnv`, which must keep
+resetting) is stepped with its `step`. After its end an environment keeps stepping from its
+terminal state, so everything it yields is masked by `alive` with selects, never multiplied.
 """
 from __future__ import annotations
 
@@ -23,13 +30,15 @@ ActFn = Callable[[jax.Array, jax.Array], jax.Array]
 class Episodes(struct.PyTreeNode):
     returns: jax.Array  # (B,) team return of each environment's episode
     lengths: jax.Array  # (B,) its length in steps
-    moments: Moments  # observations seen on live steps (for observation normalisation)
+    moments: Moments  # observations seen on live steps (for observation normalisation); zero if not asked
 
 
 def run_episodes(env: Env, act: ActFn, key: jax.Array, batch: int, reset_keys: jax.Array | None = None,
-                 place: Callable[[Any], Any] | None = None) -> Episodes:
+                 place: Callable[[Any], Any] | None = None, moments: bool = True) -> Episodes:
     """`reset_keys` (batch, key): the start of each episode; by default each draws its own.
-    `place` lays out the batch's first observations and states (e.g. `sharding.split_tree`)."""
+    `place` lays out the batch's first observations and states (e.g. `sharding.split_tree`).
+    `moments=False` skips accumulating the observation moments (every step's sums over the batch)
+    when nobody normalises with them; `Episodes.moments` is then all zeros (merging it is a no-op)."""
     spec = env.spec
     key, reset_key = jax.random.split(key)
     if reset_keys is None:
@@ -37,7 +46,8 @@ def run_episodes(env: Env, act: ActFn, key: jax.Array, batch: int, reset_keys: j
     obs, state = jax.vmap(env.reset)(reset_keys)
     if place is not None:
         obs, state = place((obs, state))
-    step = jax.vmap(env.step)
+    step = jax.vmap(getattr(env, "step_no_reset", env.step))
+    track = moments
 
     def cond(carry):
         t, _, _, _, alive, _, _, _ = carry
@@ -46,7 +56,8 @@ def run_episodes(env: Env, act: ActFn, key: jax.Array, batch: int, reset_keys: j
     def body(carry):
         t, obs, state, key, alive, returns, lengths, moments = carry
         key, act_key, step_key = jax.random.split(key, 3)
-        moments = moments.add(obs, alive)
+        if track:
+            moments = moments.add(obs, alive)
         action = act(obs, act_key)
         obs, state, reward, done, _ = step(jax.random.split(step_key, batch), state, action)
         team_reward = reward.reshape(batch, -1).sum(-1)

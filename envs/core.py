@@ -18,13 +18,17 @@ the next episode; `info` carries what learners need across that boundary:
 
 `episode_return`/`episode_length` hold the finished episode's values on the step where
 `episode_done` is true and the running values otherwise.
+
+`env.step_no_reset(key, state, action)` is the same step without the auto-reset (and with only
+`terminated`/`truncated` in `info`), for loops that use each environment only up to its first
+`done` (`algos.rollout.run_episodes`): same transitions as `step` until then, no reset computed.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
-from typing import Any, Callable, Iterator, NamedTuple, Protocol
+from typing import Any, Iterator, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -107,8 +111,10 @@ class Env:
         zero = jnp.zeros((), jnp.float32)
         return obs, EnvState(inner, zero, jnp.zeros((), jnp.int32))
 
-    def step(self, key: jax.Array, state: EnvState, action: jax.Array):
-        action = check_action(self.spec, action)
+    def _advance(self, key: jax.Array, state: EnvState, action: jax.Array):
+        """One raw step with the time limit and the episode counters, no reset. `key` is the one
+        `step` passes on to the raw step (the first half of its split), so both draw the same stream."""
+        action = check_action(self.spec, action)  # trace-time check only: no op in the program
         key_step, key_reset = jax.random.split(key)
         obs_next, inner, reward, terminated = self.raw.step(key_step, state.inner, action)
         reward = reward.astype(jnp.float32)
@@ -117,7 +123,11 @@ class Env:
         truncated = jnp.logical_and(length >= self.spec.max_steps, jnp.logical_not(terminated))
         done = jnp.logical_or(terminated, truncated)
         ep_return = state.episode_return + reward.sum()  # team return: sum over agents
+        return key_reset, obs_next, inner, reward, terminated, truncated, done, ep_return, length
 
+    def step(self, key: jax.Array, state: EnvState, action: jax.Array):
+        key_reset, obs_next, inner, reward, terminated, truncated, done, ep_return, length = \
+            self._advance(key, state, action)
         auto_reset = getattr(self.raw, "auto_reset", None)
         obs_reset, inner_reset = auto_reset(key_reset, inner) if auto_reset else self.raw.reset(key_reset)
         obs = _select(done, obs_reset, obs_next)
@@ -137,5 +147,14 @@ class Env:
         }
         return obs, new_state, reward, done, info
 
+    def step_no_reset(self, key: jax.Array, state: EnvState, action: jax.Array):
+        """`step` without the auto-reset, for loops that stop using an environment at its first
+        `done` (`algos.rollout.run_episodes`: ES fitness and evaluation). `step` computes a whole
+        reset (random draws included) and selects the state on every step, which at small networks
+        was the largest single cost of those loops. Same key use as `step`, so up to the first
+        `done` both yield the same transitions; after it the environment keeps stepping from its
+        terminal state (the counters keep running) and the caller must mask what it sees."""
+        _, obs, inner, reward, terminated, truncated, done, ep_return, length = self._advance(key, state, action)
+        info = {"terminated": terminated, "truncated": truncated}
+        return obs, EnvState(inner, ep_return, length), reward, done, info
 
-EnvFactory = Callable[..., RawEnv]
