@@ -22,7 +22,7 @@ from typing import Any
 import jax
 from flax import traverse_util
 
-from eggroll_bench.algos.noise import is_matrix
+from eggroll_bench.algos.noise import LowRankNoise, is_matrix
 from eggroll_bench.benchmarks import common, workloads
 
 CPU_WIDTHS, ACCEL_WIDTHS, QUICK_WIDTHS = (64, 128, 256, 512, 1024), (64, 256, 1024, 2048, 4096), (64, 256)
@@ -40,7 +40,7 @@ def noise_floats(es, params: Any) -> int:
     """Floats of noise one generation draws for the whole population (the theory column)."""
     total = 0
     for path, leaf in traverse_util.flatten_dict(params).items():
-        if es.algo == "eggroll" and is_matrix(path, leaf):
+        if isinstance(es.noise, LowRankNoise) and is_matrix(path, leaf):
             total += es.config.rank * (leaf.shape[0] + leaf.shape[1])
         else:
             total += leaf.size

@@ -52,7 +52,10 @@ def setup(tmp_path_factory):
 
 
 def sweep(path: Path, out: Path, env: dict, *flags: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "eggroll_bench.cli", "sweep", str(path), "--out", str(out), *flags],
+    """The sweep command, one trial per compiled call (--no-group: the lr grid would otherwise be one
+    job), so that trials run side by side on the workers and a kill can land between them."""
+    return subprocess.Popen([sys.executable, "-m", "eggroll_bench.cli", "sweep", str(path), "--out", str(out),
+                             "--no-group", *flags],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 

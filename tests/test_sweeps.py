@@ -461,7 +461,8 @@ def test_dry_run_lists_trials_and_writes_nothing(tmp_path, existing, capsys):
     out, before = existing
     assert cli(["sweep", str(write(tmp_path, SMALL)), "--out", str(out), "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("[1/10] openes CartPole-v1 [") and "10 trials" in lines[-1]
+    assert lines[0] == "call 1: 4 trials in one compile"  # the openes lr grid shares one program
+    assert lines[1].startswith("  [1/10] openes CartPole-v1 [") and lines[-1].startswith("10 trials in 4 compiled calls")
     assert snapshot(out) == before
 
 
@@ -624,7 +625,9 @@ def jax_env(tmp_path_factory):
 
 
 def start(path: Path, out: Path, env: dict, *flags: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "eggroll_bench.cli", "sweep", str(path), "--out", str(out), *flags],
+    """The sweep command, one trial per compiled call (--no-group), so that a kill can land between trials."""
+    return subprocess.Popen([sys.executable, "-m", "eggroll_bench.cli", "sweep", str(path), "--out", str(out),
+                             "--no-group", *flags],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
