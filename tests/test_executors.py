@@ -1,7 +1,7 @@
 """Trials in parallel (a local pool, Ray tasks) and compiles reused across processes.
 
 Every sweep here is a real `eggroll-bench sweep` subprocess running real CartPole-v1 trials. They
-share one persistent compilation cache: the reference run fills it (each of its trials reports
+share one persistent compilation cache: the reference run fills it (its first trials report
 `compile_cached` False), and every later run, in fresh processes, must load its compiles from it
 (`compile_cached` True) and reproduce the reference's returns exactly.
 """
@@ -79,7 +79,10 @@ def reference(setup, tmp_path_factory):
     stdout, stderr = proc.communicate(timeout=900)
     assert proc.returncode == 0, stderr
     assert "local pool of 2 trial processes" in stdout and "running" in stdout and "ETA" in stdout
-    assert (finals(out)["compile_cached"].astype(str) == "False").all()  # nothing was cached before it
+    # nothing was cached before it: the first trials compile; the grid's lr is traced, so its trials
+    # share one program, and those that start after one finished may already load it from the cache
+    cached = finals(out).sort_values("timestamp")["compile_cached"].astype(str).tolist()
+    assert cached[0] == "False" and set(cached) <= {"False", "True"}
     return deterministic(out)
 
 
