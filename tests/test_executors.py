@@ -20,23 +20,11 @@ import pytest
 from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, settings
 from eggroll_bench.sweeps.store import ResultsStore
 from eggroll_bench.sweeps.sweepfile import SweepError, load_executor_table
+from test_sweeps import TINY
 
 REPO = Path(__file__).resolve().parents[1]
-TINY4 = """
-name = "tiny4"
-algos = ["openes"]
-tasks = ["CartPole-v1"]
-seeds = 2
-budget = 20000
-[set]
-pop_size = 8
-hidden = 16
-depth = 1
-eval_every = 2
-eval_episodes = 2
-[openes.grid]
-lr = [0.05, 0.02, 0.03, 0.04]
-"""
+# test_sweeps' kill-and-resume sweep, with four learning rates so that two workers stay busy
+TINY4 = TINY.replace('name = "tiny"', 'name = "tiny4"').replace("lr = [0.05, 0.02]", "lr = [0.05, 0.02, 0.03, 0.04]")
 DETERMINISTIC = ["trial_id", "row_type", "seed", "env_steps", "updates", "return_mean", "return_std", "status",
                  "hparams", "budget"]
 
