@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             for name in plan.files:
                 load_sweep(SWEEP_DIR / name, defer_from_tune=True)
                 executor_settings(args, SWEEP_DIR / name)
+        grouping = group_settings(args)
     except (SweepError, ConfigError, ExecutorError) as err:
         return _error(err)
     if (code := apply_compile_cache("paper", args)) is not None:
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             except (SweepError, ConfigError) as err:  # e.g. the tune sweep chose nothing for a pair
                 return _error(err)
             code = _run_and_plot(sweep, args.style or ("paper" if plan.both_styles else "robust"), not args.in_process,
-                                 executor_settings(args, SWEEP_DIR / name), group_settings(args))
+                                 executor_settings(args, SWEEP_DIR / name), grouping)
             if code == 2:
                 return 2
             status = max(status, code)
@@ -104,11 +105,12 @@ def _run_and_plot(sweep, style: str, isolate: bool, executor, grouping: dict) ->
     from eggroll_bench.sweeps.executors import ExecutorError
     from eggroll_bench.sweeps.manager import run_sweep
     from eggroll_bench.sweeps.store import StoreError
+    from eggroll_bench.sweeps.sweepfile import SweepError
 
     try:
         summary = run_sweep(sweep, isolate=isolate, log=lambda line: print(line, flush=True), executor=executor,
                             **grouping)
-    except (StoreError, ExecutorError) as err:
+    except (StoreError, ExecutorError, SweepError) as err:
         return _error(err)
     if sweep.mode == "tune":
         return summary.exit_status

@@ -44,17 +44,18 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         executor = executor_settings(args, args.file)
         minutes = None if args.checkpoint_every is None else checkpoint_seconds(args) / 60
         check_tracker(args.log)
+        grouping = group_settings(args)
     except (SweepError, ConfigError, ExecutorError, TrackerError) as err:
         return _error("sweep", err)
     if (code := apply_compile_cache("sweep", args)) is not None:
         return code
     if args.dry_run:
-        return dry_run(sweep, not args.no_group, args.max_group)
+        return dry_run(sweep, grouping["group"], grouping["max_group"])
     try:
         summary = run_sweep(sweep, wait=args.wait, retry_failed=args.retry_failed, isolate=not args.in_process,
                             log=lambda line: print(line, flush=True), executor=executor,
                             save_policies=False if args.no_save else None, checkpoint_every=minutes, tracker=args.log,
-                            **group_settings(args))
+                            **grouping)
     except (StoreError, SweepError, ExecutorError, TrackerError) as err:
         return _error("sweep", err)
     except KeyboardInterrupt:
@@ -83,8 +84,11 @@ def dry_run(sweep, group: bool, max_group: int | None) -> int:
 
 
 def group_settings(args: argparse.Namespace) -> dict:
+    """`run_sweep`'s grouping keywords; a --max-group below 1 is a `SweepError`, before anything runs."""
+    from eggroll_bench.sweeps.sweepfile import SweepError
+
     if args.max_group is not None and args.max_group < 1:
-        raise SystemExit(f"eggroll-bench: error: --max-group must be >= 1, got {args.max_group}")
+        raise SweepError(f"--max-group must be >= 1, got {args.max_group}")
     return {"group": not args.no_group, "max_group": args.max_group}
 
 

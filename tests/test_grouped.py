@@ -118,3 +118,14 @@ def test_the_sweep_groups_trials_that_share_a_program_and_records_what_separate_
         tables[label] = rows[rows.row_type == "eval"].sort_values(["trial_id", "seed", "env_steps"])[
             ["trial_id", "seed", "env_steps", "return_mean"]].reset_index(drop=True)
     assert tables["grouped"].equals(tables["alone"])
+
+
+def test_a_bad_max_group_is_refused_before_anything_runs(tmp_path, capsys):
+    from eggroll_bench.cli import main
+
+    (tmp_path / "g.toml").write_text(SWEEP)
+    assert main(["sweep", str(tmp_path / "g.toml"), "--out", str(tmp_path / "out"), "--max-group", "0"]) == 2
+    assert "--max-group must be >= 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert main(["sweep", str(tmp_path / "g.toml"), "--max-group", "1", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("4 trials in 4 compiled calls")
