@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eggroll_bench.algos.config import ConfigError
 from eggroll_bench.cli.train import (add_after_training_flags, add_compile_cache_flags, apply_compile_cache,
@@ -17,6 +18,9 @@ from eggroll_bench.cli.train import (add_after_training_flags, add_compile_cache
 from eggroll_bench.sweeps.store import StoreError
 
 _STATUS_ORDER = ("done", "diverged", "failed", "pending")
+
+if TYPE_CHECKING:
+    from eggroll_bench.sweeps.executors import ExecutorConfig
 
 
 def _error(command: str, err: Exception) -> int:
