@@ -32,8 +32,7 @@ import pandas as pd
 
 from eggroll_bench.algos.checkpoint import DEFAULT_CHECKPOINT_MINUTES, TrialArtifacts, discard_checkpoint
 from eggroll_bench.algos.compile_cache import ENV_VAR as CACHE_ENV_VAR
-from eggroll_bench.algos.config import STATIC
-from eggroll_bench.algos.config import rules as rules_of
+from eggroll_bench.algos.config import static_part
 from eggroll_bench.algos.registry import config_class
 from eggroll_bench.plugins import loaded_modules
 from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, make_executor
@@ -82,9 +81,8 @@ TRAIN_GROUP = "eggroll_bench.algos.runner:train_group"  # named, not imported: t
 def group_key(trial: Trial, seeds: tuple[int, ...]) -> tuple:
     """What trials must share to train in one compiled call: algorithm, task, budget, seeds and
     every static hyperparameter (their traced ones become per-row data)."""
-    rules = rules_of(config_class(trial.algo))
-    static = tuple(sorted((k, v) for k, v in trial.hparams.items() if rules[k].kind == STATIC))
-    return trial.algo, trial.env, trial.budget, tuple(seeds), static
+    static = static_part(config_class(trial.algo)(**trial.hparams))  # hparams are the resolved fields
+    return trial.algo, trial.env, trial.budget, tuple(seeds), tuple(sorted(static.items()))
 
 
 def group_trials(todo: list[tuple[Trial, tuple[int, ...]]], max_group: int | None = None) -> list[Job]:
