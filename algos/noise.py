@@ -6,8 +6,9 @@ member i at generation g for parameter leaf j is drawn from
     fold_in(fold_in(fold_in(base_key, j), g), i // 2)     (antithetic; i without pairing)
 
 with sign +1 for even i and -1 for odd i (antithetic pairs ±ε). Within one generation the noise
-is drawn once, used by every rollout step, and drawn again (from the same keys) by the update:
-EGGROLL's cache is O(N·r·(m+n)) per matrix, OpenES's is the full O(N·m·n).
+is drawn once, used by every rollout step and by the update's gradient, and then dropped: nothing
+is carried to the next generation. What one draw holds: O(N·r·(m+n)) per matrix for EGGROLL, the
+full O(N·m·n) for OpenES.
 
 Conventions: a flax kernel is stored (in n, out m), i.e. it is Wᵀ for W of shape m × n.
 - OpenES:  member i uses θ + σ ε_i for every leaf; g = 1/(Nσ) Σ_i f_i ε_i.

@@ -3,10 +3,10 @@
     python -m eggroll_bench.benchmarks.update [--quick] [--widths 256 --pops 1024]
 
 Per (hidden width, population) and algorithm, timed side by side:
-- sample:   `noise.sample` (the generation's noise from counter-based keys; drawn once for the
-            rollout and once more, regenerated, by the update);
+- sample:   `noise.sample` (the generation's noise from counter-based keys, drawn once per
+            generation; the rollout and the gradient share it);
 - gradient: `noise.gradient` given the noise (EGGROLL: one einsum per matrix; OpenES: N × P);
-- update:   sample + gradient in one call, as `EvolutionStrategy.update` regenerates then contracts;
+- update:   sample + gradient in one call, as `EvolutionStrategy.update` draws then contracts;
 - step:     one population forward step with the members' variables already built (no env),
             timed as 8 chained steps per call;
 - inference_step: the same batch through the shared-parameter network (no noise), likewise;
