@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from eggroll_bench.benchmarks import cli
+from eggroll_bench.benchmarks.commands import add_scripts
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description="Throughput benchmarks.")
-    cli.add_scripts(parser)
+    parser = argparse.ArgumentParser(prog="python -m eggroll_bench.benchmarks", description="Throughput benchmarks.")
+    add_scripts(parser)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -49,6 +49,19 @@ def test_cli_refuses_unknown_scripts_and_bad_values(argv, capsys):
     assert "error" in capsys.readouterr().err
 
 
+def test_python_m_benchmarks_runs_the_same_commands(tmp_path):
+    """`python -m eggroll_bench.benchmarks NAME` (documented beside `eggroll-bench bench NAME`)."""
+    import subprocess
+    import sys
+    run = lambda *argv: subprocess.run([sys.executable, "-m", "eggroll_bench.benchmarks", *argv],
+                                       capture_output=True, text=True, timeout=120)
+    listed = run("--help")
+    assert listed.returncode == 0 and all(name in listed.stdout for name in ("generation", "ceiling", "all"))
+    bad = run("ceiling", "--envs", "CartPol-v1", "--out", str(tmp_path))
+    assert bad.returncode == 2 and "unknown task 'CartPol-v1'" in bad.stderr
+    assert not list(tmp_path.glob("*.csv"))
+
+
 def test_unusable_out_and_unknown_task_are_refused_before_any_work(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
