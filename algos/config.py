@@ -169,11 +169,17 @@ class PPOConfig(BaseConfig):
     ent_coef: float = at_least(0, 0.01, TRACED)
     vf_coef: float = at_least(0, 0.5, TRACED)
     max_grad_norm: float = positive(0.5, TRACED)
+    # fresh starts drawn per collection step and handed to the environments that ended
+    # (`envs.core.step_batch`); 0 = every environment resets itself, exactly
+    reset_pool: int = at_least(0, 0)
 
     def check(self) -> None:
         batch = self.num_envs * self.num_steps
         if batch % self.num_minibatches:
             raise ConfigError(f"num_minibatches={self.num_minibatches} must divide num_envs*num_steps={batch}")
+        if self.reset_pool > self.num_envs:
+            raise ConfigError(f"reset_pool={self.reset_pool} exceeds num_envs={self.num_envs}; allowed: 0 (exact "
+                              f"auto-reset) or 1..{self.num_envs} fresh starts per step")
 
 
 def rule_of(cls: type[BaseConfig], name: str) -> Rule:

@@ -2,6 +2,8 @@
 
 One `update` = collect `num_steps` steps from `num_envs` environments, compute GAE, then
 `update_epochs` passes of `num_minibatches` minibatches of the clipped-surrogate loss.
+Environments auto-reset when an episode ends; `reset_pool=K` shares K fresh starts per step among
+the environments that ended instead (`envs.core.step_batch`), for tasks whose reset costs many steps.
 
 Truncation is bootstrapped, not treated as termination: every transition stores V(s') of the
 observation *before* any reset (`info["final_obs"]`), so
@@ -11,6 +13,7 @@ Multi-agent: agents ride along as an extra batch axis (IPPO with parameter shari
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jax
@@ -19,11 +22,11 @@ import optax
 from flax import struct
 
 from eggroll_bench.algos import sharding
-from eggroll_bench.algos.config import PPOConfig
+from eggroll_bench.algos.config import ConfigError, PPOConfig
 from eggroll_bench.algos.network import ActorCritic, PolicyHead, input_dim
 from eggroll_bench.algos.observations import Moments, ObsNorm, preprocess
 from eggroll_bench.algos.rollout import ActFn
-from eggroll_bench.envs.core import Env
+from eggroll_bench.envs.core import Env, step_batch
 
 
 class PPOState(struct.PyTreeNode):
@@ -62,7 +65,11 @@ class PPO:
         return self.steps_per_update
 
     def check(self) -> None:
-        """Nothing beyond the config's own rules (`PPOConfig.check`)."""
+        """A reset pool needs a task whose episodes start from `reset` (see `envs.core.step_batch`)."""
+        if self.config.reset_pool and getattr(getattr(self.env, "raw", None), "auto_reset", None):
+            raise ConfigError(f"reset_pool={self.config.reset_pool}: {self.spec.name} restarts an ended episode "
+                              f"from its own first state (auto_reset), which a pool of fresh starts cannot stand "
+                              f"in for; allowed: 0")
 
     @property
     def parallel_axis(self) -> tuple[str, int, int]:
@@ -85,7 +92,7 @@ class PPO:
 
     def _collect(self, state: PPOState, key: jax.Array):
         c, norm = self.config, state.obs_norm
-        step = jax.vmap(self.env.step)
+        step = partial(step_batch, self.env, reset_pool=c.reset_pool)
 
         def one_step(carry, key):
             env_state, obs = carry

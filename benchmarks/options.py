@@ -60,14 +60,23 @@ def es_algos(names: list[str] | None) -> list[str]:
     return names
 
 
-def _positive_ints(text: str) -> list[int]:
+def _ints_from(text: str, low: int) -> list[int]:
     try:
         values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or any(v < 1 for v in values):
-        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    if not values or any(v < low for v in values):
+        kind = "positive integers" if low == 1 else f"integers >= {low}"
+        raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}")
     return values
+
+
+def _positive_ints(text: str) -> list[int]:
+    return _ints_from(text, 1)
+
+
+def _counts(text: str) -> list[int]:
+    return _ints_from(text, 0)
 
 
 def _positive_int(text: str) -> int:
@@ -164,6 +173,9 @@ def _ppo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-steps", type=_positive_int, default=None,
                    help="steps per environment per update (default: the task's PPO default, 128)")
     p.add_argument("--hidden", type=_positive_int, default=None, help="hidden width (default: the PPO default, 64)")
+    p.add_argument("--reset-pool", type=_counts, default=[0], metavar="K,K",
+                   help="PPO's reset_pool values to time side by side (default 0: exact auto-reset; K: K fresh "
+                        "starts per step shared by the environments that ended)")
 
 
 def _sizes(text: str) -> list[tuple[int, int]]:

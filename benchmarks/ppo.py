@@ -7,7 +7,9 @@ task's PPO defaults): collect `num_envs` × `num_steps` transitions, GAE, then t
 epochs. Env steps are the ones the update reports (`metrics["env_steps"]`), so throughput is the
 training throughput, learning included. Every number of environments of one task is compiled
 first and timed interleaved, median of the repeats. The row with the task's default `num_envs`
-is the standard configuration (`standard` = yes).
+is the standard configuration (`standard` = yes). `--reset-pool 0,1` times PPO's `reset_pool`
+(0: exact auto-reset, K: K fresh starts per step shared by the environments that ended) side by
+side, for tasks whose reset costs many steps (Craftax).
 """
 from __future__ import annotations
 
@@ -31,13 +33,13 @@ CPU_ENVS, ACCEL_ENVS, QUICK_ENVS = (4, 16, 64, 256, 1024), (16, 64, 256, 1024, 4
 BRAX_CPU_ENVS = (16, 64, 256)
 DEFAULT_TASKS, QUICK_TASKS = ("CartPole-v1", "hopper"), ("CartPole-v1",)
 
-COLUMNS = ["env", "num_envs", "num_steps", "hidden", "depth", "standard", "env_steps", "seconds", "steps_per_s",
+COLUMNS = ["env", "num_envs", "reset_pool", "num_steps", "hidden", "depth", "standard", "env_steps", "seconds", "steps_per_s",
            "best_steps_per_s", "footprint_mb", "repeats", "load", "status"]
-KEYS = ["env", "num_envs", "num_steps", "hidden", "depth"]
+KEYS = ["env", "num_envs", "reset_pool", "num_steps", "hidden", "depth"]
 
 
-def config_for(env: str, num_envs: int, args: argparse.Namespace):
-    values: dict[str, Any] = {"num_envs": num_envs}
+def config_for(env: str, num_envs: int, args: argparse.Namespace, reset_pool: int = 0):
+    values: dict[str, Any] = {"num_envs": num_envs, "reset_pool": reset_pool}
     if args.num_steps:
         values["num_steps"] = args.num_steps
     if args.hidden:
@@ -48,10 +50,14 @@ def config_for(env: str, num_envs: int, args: argparse.Namespace):
         raise BenchError(str(err)) from None
 
 
-def job(env: str, num_envs: int, args: argparse.Namespace):
+def job(env: str, num_envs: int, args: argparse.Namespace, reset_pool: int = 0):
     """(fn, args) of one PPO update; fn returns (output, env steps it reports)."""
     task = get_task(env)
-    ppo = build_algorithm("ppo", env, config_for(env, num_envs, args), int(task.budget_quick))
+    ppo = build_algorithm("ppo", env, config_for(env, num_envs, args, reset_pool), int(task.budget_quick))
+    try:
+        ppo.check()
+    except ConfigError as err:
+        raise BenchError(f"--reset-pool: {err}") from None
     state = jax.jit(ppo.init)(jax.random.PRNGKey(0))
 
     def fn(state, key):
@@ -63,19 +69,21 @@ def job(env: str, num_envs: int, args: argparse.Namespace):
 
 def measure(env: str, counts: list[int], args: argparse.Namespace, repeats: int) -> list[dict[str, Any]]:
     standard = resolve("ppo", get_task(env).defaults).num_envs
-    jobs = {n: job(env, n, args) for n in counts}
+    variants = [(n, pool) for n in counts for pool in args.reset_pool]
+    jobs = {v: job(env, v[0], args, v[1]) for v in variants}
     compiled = common.compile_many(jobs)
     rows, calls = {}, {}
-    for n in counts:
-        cfg = config_for(env, n, args)
-        rows[n] = {"env": env, "num_envs": n, "num_steps": cfg.num_steps, "hidden": cfg.hidden, "depth": cfg.depth,
-                   "standard": "yes" if n == standard else "", "status": "ok"}
-        if isinstance(compiled[n], Exception):
-            rows[n]["status"] = common.short_error(compiled[n])
+    for v in variants:
+        n, pool = v
+        cfg = config_for(env, n, args, pool)
+        rows[v] = {"env": env, "num_envs": n, "reset_pool": pool, "num_steps": cfg.num_steps, "hidden": cfg.hidden,
+                   "depth": cfg.depth, "standard": "yes" if n == standard and pool == 0 else "", "status": "ok"}
+        if isinstance(compiled[v], Exception):
+            rows[v]["status"] = common.short_error(compiled[v])
             continue
-        foot = common.footprint_bytes(compiled[n])
-        rows[n]["footprint_mb"] = round(foot / 2**20, 1) if foot is not None else ""
-        calls[n] = (lambda c=compiled[n], a=jobs[n][1]: c(*a))
+        foot = common.footprint_bytes(compiled[v])
+        rows[v]["footprint_mb"] = round(foot / 2**20, 1) if foot is not None else ""
+        calls[v] = (lambda c=compiled[v], a=jobs[v][1]: c(*a))
     common.record_throughput(rows, common.interleaved(calls, repeats, 5.0 if args.quick else 30.0))
     return list(rows.values())
 
@@ -98,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         new = measure(env, counts, args, repeats)
         rows += new
-        common.print_table(new, ["num_envs", "num_steps", "standard", "steps_per_s", "best_steps_per_s", "seconds",
+        common.print_table(new, ["num_envs", "reset_pool", "num_steps", "standard", "steps_per_s", "best_steps_per_s", "seconds",
                                  "repeats", "load", "status"],
                            f"PPO on {env}  ({time.perf_counter() - start:.0f} s)")
         sys.stdout.flush()

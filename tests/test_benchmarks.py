@@ -104,8 +104,8 @@ def test_generation_writes_throughputs_and_the_inference_ceiling(tmp_path):
      ["sample_ms", "gradient_ms", "update_ms", "step_ms", "inference_step_ms"]),
     (compile_bench, ["--envs", "CartPole-v1", "--algos", "openes", "--presets", "tiny", "--repeats", "1"],
      ["compile_s", "total_s"]),
-    (ppo, ["--envs", "CartPole-v1", "--num-envs", "2", "--num-steps", "8", "--hidden", "8", "--repeats", "1"],
-     ["steps_per_s"]),
+    (ppo, ["--envs", "CartPole-v1", "--num-envs", "2", "--num-steps", "8", "--hidden", "8", "--repeats", "1",
+           "--reset-pool", "0,1"], ["steps_per_s"]),
 ], ids=["update", "compile", "ppo"])
 def test_each_script_writes_its_csv_with_positive_numbers(script, argv, measured, tmp_path):
     assert script.main(argv + ["--out", str(tmp_path)]) == 0
@@ -115,6 +115,16 @@ def test_each_script_writes_its_csv_with_positive_numbers(script, argv, measured
     assert rows and all(r["status"] == "ok" for r in rows)
     for column in measured:
         assert positive_finite(rows, column), column
+
+
+def test_ppo_times_each_reset_pool_and_refuses_one_larger_than_the_batch(tmp_path, capsys):
+    argv = ["--envs", "CartPole-v1", "--num-envs", "2", "--num-steps", "8", "--hidden", "8", "--repeats", "1"]
+    assert ppo.main(argv + ["--reset-pool", "0,3", "--out", str(tmp_path)]) == 2
+    assert "reset_pool=3 exceeds num_envs=2" in capsys.readouterr().err
+    assert not (tmp_path / "ppo.csv").exists()
+    assert ppo.main(argv + ["--reset-pool", "0,2", "--out", str(tmp_path)]) == 0
+    _, rows = read(tmp_path / "ppo.csv")
+    assert [(r["num_envs"], r["reset_pool"], r["standard"]) for r in rows] == [("2", "0", ""), ("2", "2", "")]
 
 
 def test_memory_writes_compiled_sizes(tmp_path):

@@ -93,6 +93,45 @@ def test_time_limit_is_truncation_not_termination():
     assert not np.allclose(info["final_obs"][ends[0]], next_obs[ends[0]])
 
 
+@pytest.mark.parametrize("name,pool", [("CartPole-v1", 1), ("CartPole-v1", 3), ("MPE_simple_spread_v3", 2)])
+def test_reset_pool_hands_fresh_starts_to_the_environments_that_ended(name, pool):
+    """`step_batch` with a pool of K starts against its definition, step by step: environments
+    that did not end step exactly as `jax.vmap(env.step)`; the i-th to end (in batch order) starts
+    from `reset(split(keys[i mod K])[1])` with zero counters; the step's own outputs and the
+    episode info are `step`'s. Random actions for 150 steps, so some steps end more than K."""
+    env = envs.make(name)
+    spec, n = env.spec, 8
+    exact = jax.jit(jax.vmap(env.step))
+    pooled = jax.jit(lambda k, s, a: envs.core.step_batch(env, k, s, a, reset_pool=pool))
+    same = jax.jit(lambda k, s, a: envs.core.step_batch(env, k, s, a))
+    reset = jax.jit(env.reset)
+    _, state = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), n))
+    key, shared = jax.random.PRNGKey(1), 0
+    for _ in range(150):
+        key, act_key, step_key = jax.random.split(key, 3)
+        action = jax.vmap(lambda k: random_action(spec, k))(jax.random.split(act_key, n))
+        keys = jax.random.split(step_key, n)
+        want, got = exact(keys, state, action), pooled(keys, state, action)
+        for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(same(keys, state, action))):
+            np.testing.assert_array_equal(a, b)  # no pool: exactly vmap(step)
+        for part in (2, 3):  # reward, done
+            np.testing.assert_array_equal(got[part], want[part])
+        for field in ("final_obs", "episode_done", "episode_return", "episode_length", "terminated", "truncated"):
+            np.testing.assert_array_equal(got[4][field], want[4][field])
+        ended = np.flatnonzero(np.asarray(want[3]))
+        shared += max(0, len(ended) - pool)
+        for i in range(n):
+            if i in ended:
+                j = int(np.flatnonzero(ended == i)[0]) % pool
+                expect = reset(jax.random.split(keys[j])[1])
+            else:
+                expect = jax.tree.map(lambda x: x[i], (want[0], want[1]))
+            for a, b in zip(jax.tree.leaves(expect), jax.tree.leaves(jax.tree.map(lambda x: x[i], (got[0], got[1])))):
+                np.testing.assert_array_equal(a, b)
+        state = got[1]
+    assert shared > 0 or pool == 3, "no step ended more episodes than the pool holds: the test lost its point"
+
+
 def test_jaxmarl_adapter_stacks_pads_and_round_trips():
     env = envs.make("MPE_simple_speaker_listener_v4")
     raw, spec = env.raw, env.spec

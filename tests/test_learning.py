@@ -15,6 +15,7 @@ CARTPOLE = [
     ("eggroll", {"pop_size": 32}, 400_000),
     ("openes", {"pop_size": 32}, 400_000),
     ("ppo", {}, 600_000),
+    ("ppo", {"reset_pool": 1}, 600_000),  # one fresh start per step, shared by the environments that end
 ]
 
 
@@ -22,7 +23,8 @@ def best_eval(seed_result) -> float:
     return max(e.return_mean for e in seed_result.evals)
 
 
-@pytest.mark.parametrize("algo,overrides,budget", CARTPOLE, ids=[c[0] for c in CARTPOLE])
+@pytest.mark.parametrize("algo,overrides,budget", CARTPOLE,
+                         ids=[c[0] + "".join(f"-{k}" for k in c[1] if k != "pop_size") for c in CARTPOLE])
 def test_solves_cartpole(algo, overrides, budget):
     result = train(algo, "CartPole-v1", [0], overrides, total_steps=budget, progress=False)
     seed = result.seeds[0]

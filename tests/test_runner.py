@@ -98,6 +98,8 @@ def test_diverging_run_is_stopped_and_recorded():
     ("ppo", {"anneal_lr": "maybe"}, "anneal_lr: expected a boolean"),
     ("ppo", {"activation": "sigmoid"}, "activation: 'sigmoid' is not one of tanh, relu"),
     ("ppo", {"num_minibatches": 3}, "must divide"),
+    ("ppo", {"reset_pool": -1}, "reset_pool must be >= 0"),
+    ("ppo", {"num_envs": 4, "reset_pool": 5}, r"reset_pool=5 exceeds num_envs=4; allowed: 0 .* or 1\.\.4"),
 ])
 def test_bad_config_is_refused_before_compiling(algo, overrides, field):
     start = time.perf_counter()
