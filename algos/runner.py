@@ -330,8 +330,9 @@ def train_group(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[M
                 memory_fraction: float = 0.5) -> list[TrainResult]:
     """`train_many` in calls small enough for this device: at most `max_group` configurations each,
     and halved until the compiled updates' and evaluation's memory (arguments, outputs and
-    temporaries, from XLA's own analysis) fits in `memory_fraction` of the device's memory. One result per configuration,
-    in order; `hooks.trial_ids` (one per configuration) are split with the calls."""
+    temporaries, from XLA's own analysis) fits in `memory_fraction` of the device's memory. One
+    result per configuration, in order; `hooks.trial_ids` (one per configuration) are split with
+    the calls."""
     if max_group is not None and max_group < 1:
         raise ConfigError(f"max_group must be >= 1, got {max_group}")
     overrides = list(overrides)

@@ -33,8 +33,8 @@ CPU_ENVS, ACCEL_ENVS, QUICK_ENVS = (4, 16, 64, 256, 1024), (16, 64, 256, 1024, 4
 BRAX_CPU_ENVS = (16, 64, 256)
 DEFAULT_TASKS, QUICK_TASKS = ("CartPole-v1", "hopper"), ("CartPole-v1",)
 
-COLUMNS = ["env", "num_envs", "reset_pool", "num_steps", "hidden", "depth", "standard", "env_steps", "seconds", "steps_per_s",
-           "best_steps_per_s", "footprint_mb", "repeats", "load", "status"]
+COLUMNS = ["env", "num_envs", "reset_pool", "num_steps", "hidden", "depth", "standard", "env_steps", "seconds",
+           "steps_per_s", "best_steps_per_s", "footprint_mb", "repeats", "load", "status"]
 KEYS = ["env", "num_envs", "reset_pool", "num_steps", "hidden", "depth"]
 
 
