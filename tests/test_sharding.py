@@ -17,15 +17,16 @@ from eggroll_bench.algos.config import ConfigError
 from eggroll_bench.algos.runner import _compile, resolve_group, static_key, train
 assert jax.device_count() == 2, jax.devices()
 out = {}
-for algo, over in [("eggroll", {"pop_size": 8, "hidden": 8, "eval_every": 2, "eval_episodes": 4}),
-                   ("ppo", {"num_envs": 4, "num_steps": 32, "hidden": 8, "eval_every": 2, "eval_episodes": 4})]:
+PPO = {"num_envs": 4, "num_steps": 32, "hidden": 8, "eval_every": 2, "eval_episodes": 4}
+for name, algo, over in [("eggroll", "eggroll", {"pop_size": 8, "hidden": 8, "eval_every": 2, "eval_episodes": 4}),
+                         ("ppo", "ppo", PPO), ("ppo-reset-pool", "ppo", {**PPO, "reset_pool": 2})]:
     split = train(algo, "CartPole-v1", [0, 1], over, 1500, progress=False)
     whole = train(algo, "CartPole-v1", [0, 1], over, 1500, progress=False, shard=False)
     (config,), budget = resolve_group(algo, "CartPole-v1", [over], 1500)
     compiled = _compile(algo, "CartPole-v1", static_key(config), budget, 2, None)
     hlo = compiled.updates.as_text()
     outs = jax.tree.leaves(compiled.updates.output_shardings)
-    out[algo] = {"split": [[e.return_mean for e in s.evals] for s in split.seeds],
+    out[name] = {"split": [[e.return_mean for e in s.evals] for s in split.seeds],
                  "whole": [[e.return_mean for e in s.evals] for s in whole.seeds],
                  "collectives": any(op in hlo for op in ("all-reduce", "all-gather", "reduce-scatter", "all-to-all")),
                  "partitioned_outputs": sum(not s.is_fully_replicated for s in outs)}
@@ -48,7 +49,7 @@ def test_a_trial_split_over_two_devices_equals_one_device_and_is_partitioned():
     proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.split("RESULT", 1)[1])
-    for algo in ("eggroll", "ppo"):
+    for algo in ("eggroll", "ppo", "ppo-reset-pool"):  # the pool draws starts across the split batch
         split, whole = out[algo]["split"], out[algo]["whole"]
         assert [len(s) for s in split] == [len(s) for s in whole]
         for a, b in zip(split, whole):
