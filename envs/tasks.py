@@ -118,7 +118,8 @@ for name, rnd in [
 ]:
     TASKS.append(Task(name, "paper16", "craftax", partial(CraftaxEnv, name), 100 * M, 500_000, rnd,
                   requires=_paper_extra("craftax", "craftax"),
-                  notes="symbolic observations; auto-reset to a new world; time limit = truncation"))
+                  notes="symbolic observations; auto-reset to a new world (PPO: reset_pool=1 trains 2-3x faster); "
+                        "time limit = truncation"))
 
 for name, rnd in [
     ("Game2048-v1", 1104.328),
