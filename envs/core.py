@@ -99,6 +99,12 @@ def check_action(spec: EnvSpec, action: jax.Array) -> jax.Array:
     return action
 
 
+def split_step_key(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """A step's key -> (the raw step's key, the key of the reset that follows an episode's end)."""
+    key_step, key_reset = jax.random.split(key)
+    return key_step, key_reset
+
+
 class Env:
     """Auto-reset, time limit and episode-return tracking over a RawEnv."""
 
@@ -115,7 +121,7 @@ class Env:
         """One raw step with the time limit and the episode counters, no reset. `key` is the one
         `step` passes on to the raw step (the first half of its split), so both draw the same stream."""
         action = check_action(self.spec, action)  # trace-time check only: no op in the program
-        key_step, key_reset = jax.random.split(key)
+        key_step, key_reset = split_step_key(key)
         obs_next, inner, reward, terminated = self.raw.step(key_step, state.inner, action)
         reward = reward.astype(jnp.float32)
         terminated = jnp.asarray(terminated, bool)
@@ -175,7 +181,7 @@ def step_batch(env: Env, keys: jax.Array, state: EnvState, action: jax.Array, re
     if reset_pool == 0:
         return jax.vmap(env.step)(keys, state, action)
     obs_next, stepped, reward, done, info = jax.vmap(env.step_no_reset)(keys, state, action)
-    reset_keys = jax.vmap(lambda key: jax.random.split(key)[1])(keys[:reset_pool])  # `step`'s reset keys
+    reset_keys = jax.vmap(lambda key: split_step_key(key)[1])(keys[:reset_pool])  # `step`'s reset keys
     pool = jax.vmap(env.reset)(reset_keys)
     slot = (jnp.cumsum(done) - 1) % reset_pool
     fresh_obs, fresh_state = jax.tree.map(lambda x: x[slot], pool)
