@@ -5,11 +5,12 @@
 
 Everything is validated first (config, the algorithm's own `check`, budget). Then three functions
 are compiled, vmapped over *rows* (one row per (configuration, seed)): `start` (each row's initial
-state), `updates` (`eval_every` updates with `lax.scan`) and `evaluate` (the current policy's
-evaluation episodes). The host loop calls updates-then-evaluate chunk after chunk, shows progress
-and stops when every row has spent its env-step budget. Inside the scan a row that has
-reached the budget (or diverged) stops updating, so each stops exactly at the first update that
-reaches its budget. Every row is also evaluated once before its first update (env step 0).
+state), `updates` (up to `eval_every` updates, a `lax.while_loop`) and `evaluate` (the current
+policy's evaluation episodes, from a key stream of their own). The host loop calls
+updates-then-evaluate chunk after chunk, shows progress and stops when every row has spent its
+env-step budget. Inside the chunk a row that has reached the budget (or diverged) stops updating,
+so each stops exactly at the first update that reaches its budget, and the chunk ends once every
+row has. Every row is also evaluated once before its first update (env step 0).
 
 Hyperparameters whose rule is `TRACED` (algos/config.py) are passed to the compiled function as
 data, one value per row, rather than baked into the program: configurations that differ only in
@@ -20,8 +21,9 @@ code for it, only no Python `if` on a traced field.
 
 Env steps are counted the same way for every algorithm: each environment transition of each
 population member / PPO environment counts once (ES: Σ episode lengths; PPO: envs × steps).
-Evaluation episodes are not counted. compile_s and run_s are measured apart (and shared by the
-configurations of one call); throughput is env steps / run_s.
+Evaluation episodes are not counted. compile_s and run_s are measured apart; a call's seconds are
+shared by its configurations, each trial recording its share (`algos.result.CallTiming`);
+throughput is env steps / run_s.
 """
 from __future__ import annotations
 

@@ -54,6 +54,23 @@ def timing_pairs(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["env", "eggroll", "openes", "matched"])
 
 
+def speed_up(eggroll: pd.Series, openes: pd.Series) -> float:
+    """OpenES run time / EGGROLL run time of two trials (each its per-configuration share)."""
+    e, o = float(eggroll["run_s"]), float(openes["run_s"])
+    return o / e if e > 0 and np.isfinite(o) else float("nan")
+
+
+def speed_ups(tables: Tables) -> dict[str, float]:
+    """Per task, the speed-up the time figure draws (its pairs from `timing_pairs`)."""
+    trials = tables.trials.set_index("trial_id")
+    out = {}
+    for _, p in timing_pairs(tables.trials).iterrows():
+        if isinstance(p["eggroll"], str) and isinstance(p["openes"], str):
+            if np.isfinite(ratio := speed_up(trials.loc[p["eggroll"]], trials.loc[p["openes"]])):
+                out[p["env"]] = ratio
+    return out
+
+
 def call_size_notes(env: str, eggroll: pd.Series, openes: pd.Series) -> list[str]:
     """Say when two timed trials shared their calls with different numbers of configurations:
     vmapping several configurations in one call can make each one's share cheaper than a lone run."""
@@ -113,7 +130,7 @@ def training_time_figure(tables: Tables):
                     "EGGROLL vs OpenES time to compare")
         return "EGGROLL and OpenES never ran on the same task, so there is no time to compare"
     trials = tables.trials.set_index("trial_id")
-    times, notes, ratios, labels = [], [], {}, []
+    times, notes, ratios, labels = [], [], speed_ups(tables), []
     for _, p in pairs.iterrows():
         labels.append(p["env"])
         for algo in ES:
@@ -122,8 +139,6 @@ def training_time_figure(tables: Tables):
                 times.append({"env": p["env"], "algo": algo, "run_s": t["run_s"], "compile_s": t["compile_s"]})
         if isinstance(p["eggroll"], str) and isinstance(p["openes"], str):
             e, o = trials.loc[p["eggroll"]], trials.loc[p["openes"]]
-            if e["run_s"] > 0 and np.isfinite(o["run_s"]):
-                ratios[p["env"]] = o["run_s"] / e["run_s"]
             if p["matched"] and np.isfinite(e["pop_size"]) and np.isfinite(e["hidden"]):
                 labels[-1] = f"{p['env']}\n(pop {e['pop_size']:g}, hidden {e['hidden']:g})"
                 if not e["selected"]:
