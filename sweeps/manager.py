@@ -8,7 +8,10 @@ Outcomes: `failed` (the training call raised, or with `isolate` its process died
 its error, the sweep goes on, and the exit status is 1. `diverged` (non-finite parameters or
 returns, reported by the runner) is a result about the configuration, not a fault of the run:
 recorded, exit status unaffected, and a diverged trial is never chosen as a tune winner.
-`--retry-failed` re-runs failed trials (their old rows are replaced, never duplicated).
+`--retry-failed` re-runs failed trials (their old rows are replaced, never duplicated). A trial's
+checkpoint is discarded once it is recorded done or diverged; a failed trial keeps its checkpoint,
+so that its retry resumes from there (a failure is mostly the process's: killed, out of memory, a
+lost Ray node, its time limit) instead of from step 0.
 
 `isolate=True` runs each trial in a fresh process (`sweeps.isolation`), on the executor chosen
 (`sweeps.executors`: up to N local trial processes at once, or Ray tasks): an XLA compile that
@@ -238,10 +241,13 @@ def _record(store: ResultsStore, sweep: Sweep, trial: Trial, result, progress: "
     rows = rows_from_result(result, sweep=sweep.name, trial_id=trial.trial_id, suite=trial.suite,
                             random_return=trial.random_return)
     store.append(rows)
-    discard_checkpoint(sweep.out, trial.trial_id)  # its rows are written: the trial never resumes again
+    status = trial_status({s.seed: s.status for s in result.seeds})
+    if status != "failed":  # done or diverged: the trial never resumes again
+        discard_checkpoint(sweep.out, trial.trial_id)
+    # a failed trial keeps it (a killed process, a lost Ray node, a time limit): --retry-failed resumes there
     if logger is not None:
         logger.log_trial(result, trial.trial_id, sweep.name)
-    progress.recorded(trial, result, trial_status({s.seed: s.status for s in result.seeds}))
+    progress.recorded(trial, result, status)
 
 
 def _failed(trial: Trial, seeds: tuple[int, ...], err: Exception, log):

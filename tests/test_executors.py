@@ -20,7 +20,7 @@ import pytest
 from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, settings
 from eggroll_bench.sweeps.store import ResultsStore
 from eggroll_bench.sweeps.sweepfile import SweepError, load_executor_table
-from test_sweeps import TINY
+from test_sweeps import TINY, descendants
 
 REPO = Path(__file__).resolve().parents[1]
 # test_sweeps' kill-and-resume sweep, with four learning rates so that two workers stay busy
@@ -83,19 +83,6 @@ def test_one_worker_gives_the_rows_of_two_and_loads_every_compile_from_the_cache
     assert (finals(tmp_path / "out")["compile_cached"].astype(str) == "True").all()
 
 
-def _children(pid: int) -> set[int]:
-    """Every descendant of `pid` (the trial processes of a sweep)."""
-    kids: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        kids |= {int(c) for c in (task / "children").read_text().split()}
-    for kid in list(kids):
-        try:
-            kids |= _children(kid)
-        except FileNotFoundError:
-            pass
-    return kids
-
-
 def _alive(pid: int) -> bool:
     try:
         return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
@@ -110,9 +97,9 @@ def test_sigkill_with_two_trials_running_then_rerun_loses_and_duplicates_nothing
     proc = sweep(path, out, env, "--workers", "2", *cache)
     deadline, busy = time.monotonic() + 600, set()
     while not ResultsStore(out).finished() and proc.poll() is None and time.monotonic() < deadline:
-        busy |= _children(proc.pid)
+        busy |= descendants(proc.pid)
         time.sleep(0.01)
-    busy |= _children(proc.pid)
+    busy |= descendants(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)  # the first trial's rows are in; the pool was running two
     proc.communicate()
     assert 1 <= len(ResultsStore(out).finished()) < 4, "the kill did not land mid-sweep"
