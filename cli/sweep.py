@@ -34,7 +34,8 @@ def executor_settings(args: argparse.Namespace, sweep_file) -> "ExecutorConfig":
     from eggroll_bench.sweeps.sweepfile import load_executor_table
 
     return settings({"kind": args.executor, "workers": args.workers, "address": args.address,
-                     "cpus_per_trial": args.ray_cpus_per_trial}, load_executor_table(sweep_file))
+                     "cpus_per_trial": args.ray_cpus_per_trial, "trial_timeout": args.trial_timeout},
+                    load_executor_table(sweep_file))
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
@@ -172,6 +173,10 @@ def add_executor_flags(p: argparse.ArgumentParser) -> None:
                         "cluster for this command and stop it after")
     p.add_argument("--ray-cpus-per-trial", type=float, default=None, metavar="C",
                    help="ray, on a cluster without GPUs: CPUs each trial asks for (default 1)")
+    p.add_argument("--trial-timeout", type=float, default=None, metavar="MINUTES",
+                   help="kill a trial process still running after MINUTES of wall-clock time (start-up and "
+                        "compile included) and record the trial as failed, keeping its last checkpoint for "
+                        "--retry-failed (default: no limit)")
 
 
 def add_parser(subparsers) -> None:

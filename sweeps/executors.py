@@ -13,13 +13,19 @@ and resume keep their guarantees however many trials run at once.
   on a local cluster started and stopped here. A task asks for one GPU where the cluster has GPUs,
   else `cpus_per_trial` CPUs.
 
+Both stop a trial still running `trial_timeout` minutes after it started (local: its process is
+SIGKILLed; Ray: counted from submission, the task is cancelled with force) and hand back
+`TrialTimedOut`, a failed trial like any other crash, so a hung trial never holds its slot for ever.
+
 Every trial process gets the sweep process's plugin modules (`plugins.loaded_modules()`) and
 compile-cache setting before it trains. Nothing here imports JAX, and Ray only when it is used.
 """
 from __future__ import annotations
 
 import logging
+import math
 import os
+import time
 import shutil
 import socket
 import subprocess
@@ -27,8 +33,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_connections
 from typing import Any, Callable, Hashable, Mapping
 
-from eggroll_bench.sweeps.isolation import (IsolatedTrial, TrialCrashed, TrialRaised, prepare_trial_process,
-                                            resolve_train)
+from eggroll_bench.sweeps.isolation import (IsolatedTrial, TrialCrashed, TrialRaised, TrialTimedOut,
+                                            prepare_trial_process, resolve_train)
 
 KINDS = ("local", "ray")
 RAY_INSTALL = 'pip install -e ".[ray]"'
@@ -41,32 +47,54 @@ class ExecutorError(ValueError):
     """The executor settings cannot be used (unknown kind, workers < 1, no Ray, unreachable address)."""
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_setting(key: str, value: Any) -> None:
+    """Refuse one executor setting that cannot be used (`ExecutorError` "key = value: expected ..."),
+    for the command line and a sweep file's [executor] table alike; None means not set."""
+    if value is None:
+        return
+    if key == "kind" and value not in KINDS:
+        raise ExecutorError(f"kind = {value!r}: allowed: {', '.join(repr(k) for k in KINDS)}")
+    if key == "workers" and not (_is_number(value) and isinstance(value, int) and value >= 1):
+        raise ExecutorError(f"workers = {value!r}: expected an integer >= 1")
+    if key == "cpus_per_trial" and not (_is_number(value) and value > 0):
+        raise ExecutorError(f"cpus_per_trial = {value!r}: expected a number > 0")
+    if key == "address" and (not isinstance(value, str) or not value.strip()):
+        raise ExecutorError(f"address = {value!r}: expected 'auto', 'host:port' or 'ray://host:port'")
+    if key == "trial_timeout" and not (_is_number(value) and value > 0):
+        raise ExecutorError(f"trial_timeout = {value!r}: expected minutes of wall-clock time per trial "
+                            f"(a number > 0, e.g. 90 or 0.5)")
+
+
 @dataclass(frozen=True)
 class ExecutorConfig:
     kind: str = "local"
     workers: int | None = None  # None: local GPUs (or 1 on CPU); on Ray, what the cluster can hold
     address: str | None = None  # Ray only; None starts a local cluster
     cpus_per_trial: float = 1.0  # Ray only, on a cluster without GPUs
+    trial_timeout: float | None = None  # minutes of wall-clock time a trial process may run (None: no limit)
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ExecutorError(f"executor {self.kind!r} is unknown; allowed: {', '.join(KINDS)}")
-        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
-                                         or self.workers < 1):
-            raise ExecutorError(f"workers = {self.workers!r}: expected an integer >= 1")
-        if isinstance(self.cpus_per_trial, bool) or not isinstance(self.cpus_per_trial, (int, float)) \
-                or not self.cpus_per_trial > 0:
-            raise ExecutorError(f"cpus_per_trial = {self.cpus_per_trial!r}: expected a number > 0")
-        if self.address is not None and (not isinstance(self.address, str) or not self.address.strip()):
-            raise ExecutorError(f"address = {self.address!r}: expected 'auto', 'host:port' or 'ray://host:port'")
+        for key in SETTINGS:
+            check_setting(key, getattr(self, key))
         if self.kind == "local" and self.address is not None:
             raise ExecutorError(f"address = {self.address!r} is for the Ray executor; add --executor ray "
                                 f"(or kind = \"ray\" in [executor])")
 
+    @property
+    def timeout_s(self) -> float | None:
+        return None if self.trial_timeout is None else float(self.trial_timeout) * 60
+
+
+SETTINGS = tuple(ExecutorConfig.__dataclass_fields__)  # the keys of [executor] and of `settings`
+
 
 def settings(command_line: Mapping[str, Any], table: Mapping[str, Any] | None = None) -> ExecutorConfig:
     """Executor settings from a sweep file's `[executor]` table, overridden by the command line's
-    (keys kind, workers, address, cpus_per_trial; None on the command line means not given)."""
+    (keys: `SETTINGS`; None on the command line means not given)."""
     merged = {k: v for k, v in (table or {}).items()}
     merged.update({k: v for k, v in command_line.items() if v is not None})
     return ExecutorConfig(**merged)
@@ -97,12 +125,15 @@ class LocalPool:
         self.gpus = local_gpus()
         self.slots = config.workers or max(1, len(self.gpus))
         self.train, self.env, self.modules = train, dict(env), tuple(modules)
+        self.timeout_s = config.timeout_s
         self._free = list(range(self.slots))
-        self._running: dict[Any, tuple[Hashable, int, IsolatedTrial]] = {}  # connection -> (job, slot, trial)
+        # connection -> (job, slot, trial, monotonic start)
+        self._running: dict[Any, tuple[Hashable, int, IsolatedTrial, float]] = {}
 
     def describe(self) -> str:
         where = f"one of {len(self.gpus)} GPUs each" if self.gpus else "CPU"
-        return f"local pool of {self.slots} trial process{'es' if self.slots > 1 else ''} ({where})"
+        return (f"local pool of {self.slots} trial process{'es' if self.slots > 1 else ''} ({where})"
+                + _limit(self.timeout_s))
 
     def start(self) -> None:
         pass
@@ -119,24 +150,51 @@ class LocalPool:
             if self.slots > len(self.gpus):  # GPUs are shared: JAX must not pre-allocate 75% of each
                 env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
         trial = IsolatedTrial(self.train, args, kwargs, env=env, modules=self.modules)
-        self._running[trial.connection] = (job, slot, trial)
+        self._running[trial.connection] = (job, slot, trial, time.monotonic())
 
     def wait(self) -> list[tuple[Hashable, Outcome]]:
-        """Block until at least one running trial is over; (job, result or exception) of each that is."""
+        """Block until at least one running trial is over or past the time limit; (job, result or
+        exception) of each that is (`TrialTimedOut` for a trial killed at its limit)."""
         done = []
-        for conn in wait_connections(list(self._running)):
-            job, slot, trial = self._running.pop(conn)
+        starts = {conn: started for conn, (_, _, _, started) in self._running.items()}
+        for conn in wait_connections(list(self._running), _until_first_limit(starts.values(), self.timeout_s)):
+            job, slot, trial, _ = self._running.pop(conn)
             self._free.append(slot)
             try:
                 done.append((job, trial.result()))
             except (TrialRaised, TrialCrashed) as err:
                 done.append((job, err))
+        for conn in _past_limit(starts, self.timeout_s):
+            if conn in self._running:
+                job, slot, trial, _ = self._running.pop(conn)
+                self._free.append(slot)
+                trial.kill()
+                done.append((job, TrialTimedOut(self.timeout_s)))
         return done
 
     def close(self) -> None:
-        for _, _, trial in self._running.values():
+        for _, _, trial, _ in self._running.values():
             trial.close()
         self._running.clear()
+
+
+def _limit(timeout_s: float | None) -> str:
+    return "" if timeout_s is None else f", each stopped after {round(timeout_s, 1):g} s (trial_timeout)"
+
+
+def _until_first_limit(starts, timeout_s: float | None) -> float | None:
+    """Seconds until the earliest running trial reaches its limit (None: no limit, wait for ever)."""
+    if timeout_s is None:
+        return None
+    return max(0.0, min(starts) + timeout_s - time.monotonic())
+
+
+def _past_limit(starts: Mapping[Any, float], timeout_s: float | None) -> list:
+    """The running trials (keys of `starts`) that have reached their time limit."""
+    if timeout_s is None:
+        return []
+    now = time.monotonic()
+    return [key for key, started in starts.items() if now - started >= timeout_s]
 
 
 def _ray_trial(train: TrainFn | None, args: tuple, kwargs: dict, env: Mapping[str, str], modules: tuple[str, ...]):
@@ -178,8 +236,10 @@ class RayExecutor:
             check_address(config.address)
         self.config, self.train, self.env, self.modules = config, train, dict(env), tuple(modules)
         self.slots = config.workers or 1
+        self.timeout_s = config.timeout_s
         self._started_cluster = False
         self._running: dict[Any, Hashable] = {}  # ObjectRef -> job
+        self._started: dict[Any, float] = {}  # ObjectRef -> monotonic submission time (the limit counts from it)
         self._options: dict[str, Any] = {}
         self._where = ""
 
@@ -215,7 +275,7 @@ class RayExecutor:
         self._remote = ray.remote(max_retries=0, max_calls=1)(_ray_trial).options(**self._options)
         self._where = (f"Ray cluster {'started here' if self._started_cluster else self.config.address} "
                        f"({cpus:g} CPUs, {gpus} GPUs), {self.slots} trials at once, each with "
-                       + ("1 GPU" if gpus else f"{self.config.cpus_per_trial:g} CPUs"))
+                       + ("1 GPU" if gpus else f"{self.config.cpus_per_trial:g} CPUs") + _limit(self.timeout_s))
 
     def describe(self) -> str:
         return self._where or "Ray"
@@ -227,12 +287,21 @@ class RayExecutor:
     def submit(self, job: Hashable, args: tuple, kwargs: dict) -> None:
         ref = self._remote.remote(self.train, args, kwargs, self.env, self.modules)
         self._running[ref] = job
+        self._started[ref] = time.monotonic()
 
     def wait(self) -> list[tuple[Hashable, Outcome]]:
         ray = self.ray
-        ready, _ = ray.wait(list(self._running), num_returns=1)
+        starts = dict(self._started)
+        ready, _ = ray.wait(list(self._running), num_returns=1,
+                            timeout=_until_first_limit(starts.values(), self.timeout_s))
         done = []
+        for ref in _past_limit(starts, self.timeout_s):
+            if ref not in ready:
+                ray.cancel(ref, force=True)  # kills the task's worker process
+                self._started.pop(ref)
+                done.append((self._running.pop(ref), TrialTimedOut(self.timeout_s)))
         for ref in ready:
+            self._started.pop(ref)
             job = self._running.pop(ref)
             try:
                 done.append((job, ray.get(ref)))
@@ -252,6 +321,7 @@ class RayExecutor:
             except Exception:  # noqa: BLE001 — best effort: the driver's exit ends its tasks anyway
                 pass
         self._running.clear()
+        self._started.clear()
         if self._started_cluster and ray.is_initialized():
             ray.shutdown()
             self._started_cluster = False

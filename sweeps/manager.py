@@ -116,7 +116,8 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
 
     `train` defaults to `algos.runner.train`; with `isolate` it must be a module-level function
     (the child process imports it). With `isolate`, `executor` says where the trial processes run
-    (`sweeps.executors`: a local pool of `workers`, or Ray); this process alone writes the results.
+    (`sweeps.executors`: a local pool of `workers`, or Ray, with an optional `trial_timeout`); this
+    process alone writes the results.
 
     With the runner's `train`, each trial saves its seeds' final policies under `DIR/policies/`
     (`save_policies`, default: the sweep file's `save_policies`) and checkpoints its training state
@@ -135,6 +136,9 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     if not isolate and (settings.kind != "local" or (settings.workers or 1) > 1):
         raise ExecutorError("--in-process runs one trial at a time in the sweep's own process; drop it to run "
                             "trials in parallel (--workers / --executor ray)")
+    if not isolate and settings.trial_timeout is not None:
+        raise ExecutorError("--in-process cannot stop a trial at trial_timeout (only a trial process can be "
+                            "killed); drop --in-process or the time limit")
     check_owner(sweep.out, sweep.name)  # read-only: refuse before creating anything
     logger = make_tracker(tracker, sweep.out)
     after = _after_training(sweep, train, save_policies, checkpoint_every)

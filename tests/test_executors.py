@@ -160,6 +160,8 @@ def test_without_ray_the_ray_executor_stops_with_the_install_command(setup, tmp_
     (["--workers", "0"], "workers = 0: expected an integer >= 1"),
     (["--executor", "dask"], "invalid choice: 'dask'"),
     (["--address", "auto"], "is for the Ray executor"),
+    (["--trial-timeout", "0"], "trial_timeout = 0.0: expected minutes of wall-clock time per trial"),
+    (["--trial-timeout", "0.5", "--in-process"], "--in-process cannot stop a trial at trial_timeout"),
 ])
 def test_bad_executor_flags_are_refused_before_anything_runs(setup, tmp_path, flags, message):
     assert message in _refused(setup, tmp_path, *flags)
@@ -173,6 +175,12 @@ def test_the_sweep_files_executor_table_is_read_and_the_command_line_wins(tmp_pa
     assert settings({"kind": "local", "workers": 2, "cpus_per_trial": None}, table).workers == 2
     path.write_text(TINY4 + "\n[executor]\nworkers = -1\n")
     with pytest.raises(SweepError, match=r"line \d+: \[executor\]: workers = -1: expected an integer >= 1"):
+        load_executor_table(path)
+    path.write_text(TINY4 + '\n[executor]\ntrial_timeout = 90\n')
+    assert settings({}, load_executor_table(path)).timeout_s == 5400
+    assert settings({"trial_timeout": 0.5}, load_executor_table(path)).timeout_s == 30
+    path.write_text(TINY4 + '\n[executor]\ntrial_timeout = "1h"\n')
+    with pytest.raises(SweepError, match=r"line \d+: \[executor\]: trial_timeout = '1h': expected minutes"):
         load_executor_table(path)
     path.write_text(TINY4 + '\n[executor]\nkind = "slurm"\n')
     with pytest.raises(SweepError, match="kind = 'slurm': allowed: 'local', 'ray'"):

@@ -765,3 +765,15 @@ def test_a_killed_trial_keeps_its_checkpoint_and_its_retry_resumes_to_the_uninte
     assert not got.duplicated().any()
     pd.testing.assert_frame_equal(got, deterministic(tmp_path / "whole"))
     assert not ckpt.exists()  # done now: discarded
+
+
+def test_a_real_trial_past_the_time_limit_flag_is_killed_and_recorded_failed(tmp_path, jax_env):
+    path = write(tmp_path, LONG.replace("budget = 3000000", "budget = 1000000000"))  # hours on this CPU
+    start_s = time.monotonic()
+    proc = start(path, tmp_path / "out", jax_env, "--trial-timeout", "0.1")  # 6 s
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 1, stderr
+    assert time.monotonic() - start_s < 120 and "each stopped after 6 s (trial_timeout)" in stdout
+    final = ResultsStore(tmp_path / "out").read().query("row_type == 'final'")
+    assert list(final.status) == ["failed", "failed"]
+    assert set(final.error) == {"timed out after 6 s (trial_timeout); its process was killed"}
