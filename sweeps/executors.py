@@ -5,13 +5,15 @@ sweep process, which stays the only writer of the results directory: the lock, t
 and resume keep their guarantees however many trials run at once.
 
 - `local` (default): up to `workers` spawned trial processes at once (`sweeps.isolation`), each
-  killed by the kernel if the sweep process dies (PR_SET_PDEATHSIG). With GPUs, `workers`
-  defaults to their number and each trial process sees one of them (`CUDA_VISIBLE_DEVICES`, set
-  before JAX starts); on CPU it defaults to 1.
+  killed by the kernel if the sweep process dies (PR_SET_PDEATHSIG). Each sees its share of the
+  devices (`DevicePlan`, set before JAX starts), over which the runner splits the trial: with GPUs,
+  `workers` defaults to their number over `devices_per_trial` and `devices_per_trial` to their
+  number over `workers`, so by default each trial gets one GPU, and with one worker all of them;
+  on CPU `workers` defaults to 1.
 - `ray`: each trial is a Ray task (`max_retries=0`: a failure is recorded, `--retry-failed` reruns
   it; `max_calls=1`: a fresh worker process per trial, as locally) on the cluster at `address`, or
-  on a local cluster started and stopped here. A task asks for one GPU where the cluster has GPUs,
-  else `cpus_per_trial` CPUs.
+  on a local cluster started and stopped here. A task asks for `devices_per_trial` GPUs (default
+  1) where the cluster has GPUs, else `cpus_per_trial` CPUs.
 
 Both stop a trial still running `trial_timeout` minutes after it started (local: its process is
 SIGKILLed; Ray: counted from submission, the task is cancelled with force) and hand back
@@ -25,13 +27,14 @@ from __future__ import annotations
 import logging
 import math
 import os
-import time
+import re
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_connections
-from typing import Any, Callable, Hashable, Mapping
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
 from eggroll_bench.sweeps.isolation import (IsolatedTrial, TrialCrashed, TrialRaised, TrialTimedOut,
                                             prepare_trial_process, resolve_train)
@@ -64,6 +67,9 @@ def check_setting(key: str, value: Any) -> None:
         raise ExecutorError(f"cpus_per_trial = {value!r}: expected a number > 0")
     if key == "address" and (not isinstance(value, str) or not value.strip()):
         raise ExecutorError(f"address = {value!r}: expected 'auto', 'host:port' or 'ray://host:port'")
+    if key == "devices_per_trial" and not (_is_number(value) and isinstance(value, int) and value >= 1):
+        raise ExecutorError(f"devices_per_trial = {value!r}: expected an integer >= 1 (the devices one trial "
+                            f"is split over)")
     if key == "trial_timeout" and not (_is_number(value) and value > 0):
         raise ExecutorError(f"trial_timeout = {value!r}: expected minutes of wall-clock time per trial "
                             f"(a number > 0, e.g. 90 or 0.5)")
@@ -76,6 +82,7 @@ class ExecutorConfig:
     address: str | None = None  # Ray only; None starts a local cluster
     cpus_per_trial: float = 1.0  # Ray only, on a cluster without GPUs
     trial_timeout: float | None = None  # minutes of wall-clock time a trial process may run (None: no limit)
+    devices_per_trial: int | None = None  # devices a trial is split over (None: local, all over workers; Ray, 1)
 
     def __post_init__(self):
         for key in SETTINGS:
@@ -118,12 +125,77 @@ def local_gpus() -> list[str]:
     return [str(i) for i, line in enumerate(l for l in out.splitlines() if l.startswith("GPU "))]
 
 
+HOST_DEVICES_FLAG = "--xla_force_host_platform_device_count"
+_HOST_DEVICES = re.compile(rf"{HOST_DEVICES_FLAG}=(\S*)")
+
+
+def host_devices(xla_flags: str) -> int | None:
+    """The CPU device count forced in `XLA_FLAGS` (None: not forced, JAX's CPU is one device)."""
+    found = _HOST_DEVICES.findall(xla_flags)
+    return int(found[-1]) if found and found[-1].isdigit() else None
+
+
+def with_host_devices(xla_flags: str, count: int) -> str:
+    """`XLA_FLAGS` with the forced CPU device count set to `count` (other flags kept)."""
+    return " ".join([_HOST_DEVICES.sub("", xla_flags).strip(), f"{HOST_DEVICES_FLAG}={count}"]).strip()
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    """How a local pool divides this machine's devices: `slots` trial processes at once, each seeing
+    `per_trial` devices, over which the runner splits the trial (`algos.sharding`).
+
+    On GPUs slot i sees its own slice of `gpus` (`CUDA_VISIBLE_DEVICES`; slices wrap round and are
+    shared, without JAX's pre-allocation, when slots x per_trial exceeds the GPUs). On CPU a trial
+    sees `per_trial` host devices (XLA's forced host device count), which is how CPU runs split.
+    """
+
+    gpus: tuple[str, ...]
+    xla_flags: str  # the sweep process's XLA_FLAGS (on CPU it may force several host devices)
+    slots: int
+    per_trial: int
+
+    def env(self, slot: int) -> dict[str, str]:
+        """The environment trial process `slot` starts JAX with."""
+        if self.gpus:
+            n = len(self.gpus)
+            env = {"CUDA_VISIBLE_DEVICES": ",".join(self.gpus[(slot * self.per_trial + k) % n]
+                                                    for k in range(self.per_trial))}
+            if self.slots * self.per_trial > n:  # GPUs are shared: JAX must not pre-allocate 75% of each
+                env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+            return env
+        if self.per_trial > 1 or host_devices(self.xla_flags) is not None:
+            return {"XLA_FLAGS": with_host_devices(self.xla_flags, self.per_trial)}
+        return {}
+
+    def describe(self) -> str:
+        if self.gpus:
+            return f"{len(self.gpus)} GPUs, {self.per_trial} per trial"
+        return "CPU" + (f", {self.per_trial} host devices per trial" if self.per_trial > 1 else "")
+
+
+def plan_devices(gpus: Sequence[str], xla_flags: str, workers: int | None,
+                 devices_per_trial: int | None) -> DevicePlan:
+    """Divide the local devices: `workers` defaults to the GPUs / `devices_per_trial` (1 on CPU), and
+    `devices_per_trial` to the devices / `workers` (at least 1), so that with neither set each trial
+    gets one GPU, and with one worker it gets all of them (CPU: every forced host device)."""
+    count = len(gpus) if gpus else (host_devices(xla_flags) or 1)
+    if gpus and devices_per_trial is not None and devices_per_trial > count:
+        raise ExecutorError(f"devices_per_trial = {devices_per_trial}: this machine has {count} GPU"
+                            f"{'s' if count > 1 else ''} (CUDA_VISIBLE_DEVICES / nvidia-smi); use at most {count}")
+    if workers is None:
+        workers = max(1, count // devices_per_trial) if gpus and devices_per_trial else (count if gpus else 1)
+    per_trial = devices_per_trial or max(1, count // workers)
+    return DevicePlan(tuple(gpus), xla_flags, workers, per_trial)
+
+
 class LocalPool:
-    """Up to `slots` trial processes at once; slot i sees GPU `gpus[i % len(gpus)]` when there are GPUs."""
+    """Up to `slots` trial processes at once, each seeing its share of the devices (`DevicePlan`)."""
 
     def __init__(self, config: ExecutorConfig, train: TrainFn | None, env: Mapping[str, str], modules: tuple[str, ...]):
-        self.gpus = local_gpus()
-        self.slots = config.workers or max(1, len(self.gpus))
+        self.devices = plan_devices(local_gpus(), os.environ.get("XLA_FLAGS", ""), config.workers,
+                                    config.devices_per_trial)
+        self.slots = self.devices.slots
         self.train, self.env, self.modules = train, dict(env), tuple(modules)
         self.timeout_s = config.timeout_s
         self._free = list(range(self.slots))
@@ -131,9 +203,8 @@ class LocalPool:
         self._running: dict[Any, tuple[Hashable, int, IsolatedTrial, float]] = {}
 
     def describe(self) -> str:
-        where = f"one of {len(self.gpus)} GPUs each" if self.gpus else "CPU"
-        return (f"local pool of {self.slots} trial process{'es' if self.slots > 1 else ''} ({where})"
-                + _limit(self.timeout_s))
+        return (f"local pool of {self.slots} trial process{'es' if self.slots > 1 else ''} "
+                f"({self.devices.describe()})" + _limit(self.timeout_s))
 
     def start(self) -> None:
         pass
@@ -144,11 +215,7 @@ class LocalPool:
 
     def submit(self, job: Hashable, args: tuple, kwargs: dict) -> None:
         slot = self._free.pop(0)
-        env = dict(self.env)
-        if self.gpus:
-            env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)]
-            if self.slots > len(self.gpus):  # GPUs are shared: JAX must not pre-allocate 75% of each
-                env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+        env = {**self.env, **self.devices.env(slot)}
         trial = IsolatedTrial(self.train, args, kwargs, env=env, modules=self.modules)
         self._running[trial.connection] = (job, slot, trial, time.monotonic())
 
@@ -262,20 +329,31 @@ class RayExecutor:
                                     f"({type(err).__name__}: {err})") from None
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), resources.get("CPU", 0)
+        per_trial = self.config.devices_per_trial or 1
         if gpus:
-            self._options = {"num_gpus": 1, "num_cpus": 1}
-            capacity = gpus
+            # a task's GPUs must sit on one node: Ray would leave a bigger request pending for ever
+            per_node = max((int(n["Resources"].get("GPU", 0)) for n in ray.nodes() if n.get("Alive")), default=0)
+            if per_trial > per_node:
+                raise ExecutorError(f"devices_per_trial = {per_trial}: the Ray cluster's nodes have at most "
+                                    f"{per_node} GPUs each, and one trial's GPUs must be on one node")
+            self._options = {"num_gpus": per_trial, "num_cpus": 1}
+            capacity = gpus // per_trial
+            each = f"{per_trial} GPU{'s' if per_trial > 1 else ''}"
         else:
             self._options = {"num_cpus": self.config.cpus_per_trial}
             capacity = int(cpus // self.config.cpus_per_trial)
+            each = f"{self.config.cpus_per_trial:g} CPUs"
+            if per_trial > 1:  # as the local pool on CPU: the trial splits over that many host devices
+                self.env["XLA_FLAGS"] = with_host_devices(os.environ.get("XLA_FLAGS", ""), per_trial)
+                each += f", {per_trial} host devices"
         if capacity < 1:
             raise ExecutorError(f"the Ray cluster has {cpus:g} CPUs and no GPU: not enough for one trial at "
                                 f"cpus_per_trial = {self.config.cpus_per_trial:g}")
         self.slots = self.config.workers or capacity
         self._remote = ray.remote(max_retries=0, max_calls=1)(_ray_trial).options(**self._options)
         self._where = (f"Ray cluster {'started here' if self._started_cluster else self.config.address} "
-                       f"({cpus:g} CPUs, {gpus} GPUs), {self.slots} trials at once, each with "
-                       + ("1 GPU" if gpus else f"{self.config.cpus_per_trial:g} CPUs") + _limit(self.timeout_s))
+                       f"({cpus:g} CPUs, {gpus} GPUs), {self.slots} trials at once, each with {each}"
+                       + _limit(self.timeout_s))
 
     def describe(self) -> str:
         return self._where or "Ray"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, settings
+from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, plan_devices, settings
 from eggroll_bench.sweeps.store import ResultsStore
 from eggroll_bench.sweeps.sweepfile import SweepError, load_executor_table
 from test_sweeps import TINY, descendants
@@ -161,6 +161,7 @@ def test_without_ray_the_ray_executor_stops_with_the_install_command(setup, tmp_
     (["--executor", "dask"], "invalid choice: 'dask'"),
     (["--address", "auto"], "is for the Ray executor"),
     (["--trial-timeout", "0"], "trial_timeout = 0.0: expected minutes of wall-clock time per trial"),
+    (["--devices-per-trial", "0"], "devices_per_trial = 0: expected an integer >= 1"),
     (["--trial-timeout", "0.5", "--in-process"], "--in-process cannot stop a trial at trial_timeout"),
 ])
 def test_bad_executor_flags_are_refused_before_anything_runs(setup, tmp_path, flags, message):
@@ -187,3 +188,30 @@ def test_the_sweep_files_executor_table_is_read_and_the_command_line_wins(tmp_pa
         load_executor_table(path)
     with pytest.raises(ExecutorError, match="workers = 0"):
         settings({"workers": 0})
+
+
+def test_the_local_pool_divides_the_devices_one_gpu_per_trial_by_default_all_with_one_worker():
+    four = ["0", "1", "2", "3"]
+    cases = {  # (workers, devices_per_trial) -> each trial process's CUDA_VISIBLE_DEVICES
+        (None, None): ["0", "1", "2", "3"],
+        (1, None): ["0,1,2,3"],  # one worker: the trial is split over every GPU
+        (None, 2): ["0,1", "2,3"],
+        (2, None): ["0,1", "2,3"],
+        (1, 2): ["0,1"],
+    }
+    for (workers, per_trial), visible in cases.items():
+        plan = plan_devices(four, "", workers, per_trial)
+        assert [plan.env(i)["CUDA_VISIBLE_DEVICES"] for i in range(plan.slots)] == visible, (workers, per_trial)
+        assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in plan.env(0)  # no GPU is shared
+    shared = plan_devices(["0", "1"], "", 4, None)  # more workers than GPUs: round-robin, no pre-allocation
+    assert [shared.env(i) for i in range(4)] == [
+        {"CUDA_VISIBLE_DEVICES": g, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"} for g in ["0", "1", "0", "1"]]
+    with pytest.raises(ExecutorError, match="devices_per_trial = 3: this machine has 2 GPUs"):
+        plan_devices(["0", "1"], "", None, 3)
+    # CPU: one trial at a time; it sees the forced host devices, or devices_per_trial of them
+    forced = "--xla_dump_to=/tmp/x --xla_force_host_platform_device_count=4"
+    assert plan_devices([], forced, None, None).env(0) == {
+        "XLA_FLAGS": "--xla_dump_to=/tmp/x --xla_force_host_platform_device_count=4"}
+    assert plan_devices([], forced, 2, None).env(1)["XLA_FLAGS"].endswith("device_count=2")
+    assert plan_devices([], "", None, 2).env(0) == {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    assert plan_devices([], "", None, None).env(0) == {} and plan_devices([], "", None, None).slots == 1
