@@ -24,6 +24,7 @@ compile-cache setting before it trains. Nothing here imports JAX, and Ray only w
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -32,10 +33,13 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_connections
+from pathlib import Path
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
+from eggroll_bench.files import write_atomic
 from eggroll_bench.sweeps.isolation import (IsolatedTrial, TrialCrashed, TrialRaised, TrialTimedOut,
                                             prepare_trial_process, resolve_train)
 
@@ -189,7 +193,25 @@ def plan_devices(gpus: Sequence[str], xla_flags: str, workers: int | None,
     return DevicePlan(tuple(gpus), xla_flags, workers, per_trial)
 
 
-class LocalPool:
+class _Waiting:
+    """`wait` for both executors, over their `_poll` (which may come back empty: a wait for the
+    first time limit can end a moment before it)."""
+
+    _running: dict
+
+    def _poll(self) -> list[tuple[Hashable, Outcome]]:
+        raise NotImplementedError
+
+    def wait(self) -> list[tuple[Hashable, Outcome]]:
+        """Block until at least one running trial is over or past the time limit; (job, result or
+        exception) of each that is (`TrialTimedOut` for a trial killed at its limit)."""
+        while True:
+            done = self._poll()
+            if done or not self._running:
+                return done
+
+
+class LocalPool(_Waiting):
     """Up to `slots` trial processes at once, each seeing its share of the devices (`DevicePlan`)."""
 
     def __init__(self, config: ExecutorConfig, train: TrainFn | None, env: Mapping[str, str], modules: tuple[str, ...]):
@@ -219,9 +241,7 @@ class LocalPool:
         trial = IsolatedTrial(self.train, args, kwargs, env=env, modules=self.modules)
         self._running[trial.connection] = (job, slot, trial, time.monotonic())
 
-    def wait(self) -> list[tuple[Hashable, Outcome]]:
-        """Block until at least one running trial is over or past the time limit; (job, result or
-        exception) of each that is (`TrialTimedOut` for a trial killed at its limit)."""
+    def _poll(self) -> list[tuple[Hashable, Outcome]]:
         done = []
         starts = {conn: started for conn, (_, _, _, started) in self._running.items()}
         for conn in wait_connections(list(self._running), _until_first_limit(starts.values(), self.timeout_s)):
@@ -264,8 +284,22 @@ def _past_limit(starts: Mapping[Any, float], timeout_s: float | None) -> list:
     return [key for key, started in starts.items() if now - started >= timeout_s]
 
 
-def _ray_trial(train: TrainFn | None, args: tuple, kwargs: dict, env: Mapping[str, str], modules: tuple[str, ...]):
-    """A trial as a Ray task (a fresh worker process: `max_calls=1`)."""
+class ResultsNotVisible(RuntimeError):
+    """A Ray worker cannot see the sweep's results directory (another node, no shared filesystem)."""
+
+
+def _ray_trial(train: TrainFn | None, args: tuple, kwargs: dict, env: Mapping[str, str], modules: tuple[str, ...],
+               token: str | None = None):
+    """A trial as a Ray task (a fresh worker process: `max_calls=1`). It writes its policies and
+    checkpoints into the sweep's results directory itself, so it first checks that it sees that
+    directory: the driver's `token` file, under a random name, must be there."""
+    if token is not None and not os.path.exists(token):
+        raise ResultsNotVisible(
+            f"the results directory {os.path.dirname(token)} is not visible from the Ray worker on "
+            f"{socket.gethostname()}: it cannot see {os.path.basename(token)}, which the sweep process wrote "
+            f"there. Trials write their policies and checkpoints into it, and the sweep must find them to resume "
+            f"and clean up: on a multi-node cluster put the results directory (--out) on a filesystem shared by "
+            f"every node and the sweep process (NFS, a cluster filesystem), mounted at the same path")
     prepare_trial_process(dict(env), modules)
     return resolve_train(train)(*args, **kwargs)
 
@@ -294,14 +328,21 @@ def check_address(address: str) -> None:
                             f"(`ray start --head`) or fix the address") from None
 
 
-class RayExecutor:
-    """Trials as Ray tasks on the cluster at `address`, or on a local cluster started here."""
+class RayExecutor(_Waiting):
+    """Trials as Ray tasks on the cluster at `address`, or on a local cluster started here.
 
-    def __init__(self, config: ExecutorConfig, train: TrainFn | None, env: Mapping[str, str], modules: tuple[str, ...]):
+    With `out` (the results directory), `start` writes a token file under a random name there and
+    every task checks it sees it before training; one that does not stops the sweep with
+    `ExecutorError` (a multi-node cluster needs the directory on a shared filesystem)."""
+
+    def __init__(self, config: ExecutorConfig, train: TrainFn | None, env: Mapping[str, str], modules: tuple[str, ...],
+                 out: str | os.PathLike | None = None):
         self.ray = import_ray()
         if config.address is not None:
             check_address(config.address)
         self.config, self.train, self.env, self.modules = config, train, dict(env), tuple(modules)
+        self.out = None if out is None else os.path.abspath(out)  # a worker's cwd is not this process's
+        self.token: str | None = None
         self.slots = config.workers or 1
         self.timeout_s = config.timeout_s
         self._started_cluster = False
@@ -351,6 +392,10 @@ class RayExecutor:
                                 f"cpus_per_trial = {self.config.cpus_per_trial:g}")
         self.slots = self.config.workers or capacity
         self._remote = ray.remote(max_retries=0, max_calls=1)(_ray_trial).options(**self._options)
+        if self.out is not None:
+            self.token = os.path.join(self.out, f".ray-visible-{uuid.uuid4().hex}")
+            write_atomic(Path(self.token), f"written by the sweep process on {socket.gethostname()}, pid "
+                                           f"{os.getpid()}; removed when it ends\n")
         self._where = (f"Ray cluster {'started here' if self._started_cluster else self.config.address} "
                        f"({cpus:g} CPUs, {gpus} GPUs), {self.slots} trials at once, each with {each}"
                        + _limit(self.timeout_s))
@@ -363,11 +408,11 @@ class RayExecutor:
         return len(self._running)
 
     def submit(self, job: Hashable, args: tuple, kwargs: dict) -> None:
-        ref = self._remote.remote(self.train, args, kwargs, self.env, self.modules)
+        ref = self._remote.remote(self.train, args, kwargs, self.env, self.modules, self.token)
         self._running[ref] = job
         self._started[ref] = time.monotonic()
 
-    def wait(self) -> list[tuple[Hashable, Outcome]]:
+    def _poll(self) -> list[tuple[Hashable, Outcome]]:
         ray = self.ray
         starts = dict(self._started)
         ready, _ = ray.wait(list(self._running), num_returns=1,
@@ -385,6 +430,8 @@ class RayExecutor:
                 done.append((job, ray.get(ref)))
             except ray.exceptions.RayTaskError as err:  # the trial raised
                 cause = err.cause if getattr(err, "cause", None) is not None else err
+                if isinstance(cause, ResultsNotVisible):  # every trial on that node would fail so: stop here
+                    raise ExecutorError(str(cause)) from None
                 done.append((job, TrialRaised(f"{type(cause).__name__}: {cause}".splitlines()[0], str(err))))
             except ray.exceptions.RayError as err:  # its worker died (signal, OOM), its node left, ...
                 first = str(err).strip().splitlines()[0] if str(err).strip() else ""
@@ -400,14 +447,19 @@ class RayExecutor:
                 pass
         self._running.clear()
         self._started.clear()
+        if self.token is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.token)
+            self.token = None
         if self._started_cluster and ray.is_initialized():
             ray.shutdown()
             self._started_cluster = False
 
 
 def make_executor(config: ExecutorConfig, train: TrainFn | None, env: Mapping[str, str],
-                  modules: tuple[str, ...]):
-    """The executor for `config`, checked (Ray importable, address reachable) but not started."""
+                  modules: tuple[str, ...], out: str | os.PathLike | None = None):
+    """The executor for `config`, checked (Ray importable, address reachable) but not started; `out`
+    is the results directory the trials write to (Ray checks each worker sees it)."""
     if config.kind == "ray":
-        return RayExecutor(config, train, env, modules)
+        return RayExecutor(config, train, env, modules, out)
     return LocalPool(config, train, env, modules)

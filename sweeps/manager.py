@@ -146,7 +146,7 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     if max_group is not None and max_group < 1:
         raise SweepError(f"--max-group must be >= 1, got {max_group}")
     job_fn = TRAIN_GROUP if grouped else train
-    pool = make_executor(settings, job_fn, _trial_env(), loaded_modules()) if isolate else None
+    pool = make_executor(settings, job_fn, _trial_env(), loaded_modules(), sweep.out) if isolate else None
     try:
         with SweepLock(sweep.out, wait=wait, log=log):
             manifest = check_owner(sweep.out, sweep.name)  # again, now that nobody else can write
@@ -198,7 +198,8 @@ def _after_training(sweep: Sweep, train: TrainFn | None, save_policies: bool | N
     if train is not None and getattr(train, "__module__", None) != "eggroll_bench.algos.runner":
         return None
     minutes = next(m for m in (checkpoint_every, sweep.checkpoint_every, DEFAULT_CHECKPOINT_MINUTES) if m is not None)
-    return {"out_dir": str(sweep.out), "checkpoint_every_s": float(minutes) * 60,
+    # absolute: a trial process (a Ray worker above all) need not share this process's working directory
+    return {"out_dir": str(sweep.out.resolve()), "checkpoint_every_s": float(minutes) * 60,
             "save_policies": sweep.save_policies if save_policies is None else bool(save_policies)}
 
 

@@ -17,9 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, plan_devices, settings
+from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, RayExecutor, plan_devices, settings
+from eggroll_bench.sweeps.isolation import TrialTimedOut
+from eggroll_bench.sweeps.manager import _after_training
 from eggroll_bench.sweeps.store import ResultsStore
-from eggroll_bench.sweeps.sweepfile import SweepError, load_executor_table
+from eggroll_bench.sweeps.sweepfile import SweepError, load_executor_table, load_sweep
 from test_sweeps import TINY, descendants
 
 REPO = Path(__file__).resolve().parents[1]
@@ -215,3 +217,61 @@ def test_the_local_pool_divides_the_devices_one_gpu_per_trial_by_default_all_wit
     assert plan_devices([], forced, 2, None).env(1)["XLA_FLAGS"].endswith("device_count=2")
     assert plan_devices([], "", None, 2).env(0) == {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     assert plan_devices([], "", None, None).env(0) == {} and plan_devices([], "", None, None).slots == 1
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray", reason='the [ray] extra: pip install -e ".[ray]"')
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield ray
+    ray.shutdown()
+
+
+def _ray_executor(train: str, tmp_path: Path, **config) -> RayExecutor:
+    """A Ray executor on the test's cluster whose trials call `train` (a "module:function" name: Ray
+    workers do not see the tests' modules)."""
+    executor = RayExecutor(ExecutorConfig("ray", **config), train, {}, (), tmp_path)
+    executor.start()
+    return executor
+
+
+@pytest.mark.ray
+def test_a_ray_worker_that_cannot_see_the_results_directory_stops_the_sweep_naming_it(ray_cluster, tmp_path):
+    executor = _ray_executor("operator:add", tmp_path)
+    try:
+        token = Path(executor.token)
+        assert token.parent == tmp_path and token.exists()
+        executor.submit("seen", (1, 2), {})
+        assert executor.wait() == [("seen", 3)]
+        token.unlink()  # what a worker on another node without a shared filesystem finds: no such file
+        executor.submit("unseen", (1, 2), {})
+        with pytest.raises(ExecutorError, match=f"the results directory {tmp_path} is not visible from the Ray "
+                                                f"worker on .*a filesystem shared by every node"):
+            executor.wait()
+    finally:
+        executor.close()
+    assert not any(tmp_path.iterdir())  # the sweep's token is removed when it ends
+
+
+@pytest.mark.ray
+def test_a_ray_trial_past_its_time_limit_is_cancelled_and_reported(ray_cluster, tmp_path):
+    executor = _ray_executor("time:sleep", tmp_path, trial_timeout=3 / 60)
+    try:
+        assert "each stopped after 3 s (trial_timeout)" in executor.describe()
+        start = time.monotonic()
+        executor.submit("hung", (600,), {})
+        ((job, outcome),) = executor.wait()
+        assert job == "hung" and isinstance(outcome, TrialTimedOut) and executor.running == 0
+        assert str(outcome) == "timed out after 3 s (trial_timeout); its process was killed"
+        assert 3 <= time.monotonic() - start < 30
+    finally:
+        executor.close()
+
+
+def test_the_trials_write_to_the_results_directory_by_its_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "tiny4.toml"
+    path.write_text(TINY4)
+    sweep = load_sweep(path, out="relative/out")
+    after = _after_training(sweep, None, None, None)
+    assert after["out_dir"] == str(tmp_path / "relative" / "out")  # what a Ray worker elsewhere can use
