@@ -284,6 +284,9 @@ def _past_limit(starts: Mapping[Any, float], timeout_s: float | None) -> list:
     return [key for key, started in starts.items() if now - started >= timeout_s]
 
 
+TOKEN_PREFIX = ".ray-visible-"  # the file a Ray task must see in the results directory
+
+
 class ResultsNotVisible(RuntimeError):
     """A Ray worker cannot see the sweep's results directory (another node, no shared filesystem)."""
 
@@ -393,7 +396,9 @@ class RayExecutor(_Waiting):
         self.slots = self.config.workers or capacity
         self._remote = ray.remote(max_retries=0, max_calls=1)(_ray_trial).options(**self._options)
         if self.out is not None:
-            self.token = os.path.join(self.out, f".ray-visible-{uuid.uuid4().hex}")
+            for stale in Path(self.out).glob(f"{TOKEN_PREFIX}*"):  # left by a killed sweep (the lock is ours now)
+                stale.unlink(missing_ok=True)
+            self.token = os.path.join(self.out, f"{TOKEN_PREFIX}{uuid.uuid4().hex}")
             write_atomic(Path(self.token), f"written by the sweep process on {socket.gethostname()}, pid "
                                            f"{os.getpid()}; removed when it ends\n")
         self._where = (f"Ray cluster {'started here' if self._started_cluster else self.config.address} "

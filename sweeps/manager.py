@@ -139,6 +139,9 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     if not isolate and settings.trial_timeout is not None:
         raise ExecutorError("--in-process cannot stop a trial at trial_timeout (only a trial process can be "
                             "killed); drop --in-process or the time limit")
+    if not isolate and settings.devices_per_trial is not None:
+        raise ExecutorError("--in-process trains on every device the sweep process sees; devices_per_trial is "
+                            "set for trial processes, before they start JAX: drop --in-process or devices_per_trial")
     check_owner(sweep.out, sweep.name)  # read-only: refuse before creating anything
     logger = make_tracker(tracker, sweep.out)
     after = _after_training(sweep, train, save_policies, checkpoint_every)

@@ -165,6 +165,7 @@ def test_without_ray_the_ray_executor_stops_with_the_install_command(setup, tmp_
     (["--trial-timeout", "0"], "trial_timeout = 0.0: expected minutes of wall-clock time per trial"),
     (["--devices-per-trial", "0"], "devices_per_trial = 0: expected an integer >= 1"),
     (["--trial-timeout", "0.5", "--in-process"], "--in-process cannot stop a trial at trial_timeout"),
+    (["--devices-per-trial", "1", "--in-process"], "--in-process trains on every device the sweep process sees"),
 ])
 def test_bad_executor_flags_are_refused_before_anything_runs(setup, tmp_path, flags, message):
     assert message in _refused(setup, tmp_path, *flags)
@@ -237,6 +238,7 @@ def _ray_executor(train: str, tmp_path: Path, **config) -> RayExecutor:
 
 @pytest.mark.ray
 def test_a_ray_worker_that_cannot_see_the_results_directory_stops_the_sweep_naming_it(ray_cluster, tmp_path):
+    (tmp_path / ".ray-visible-0123").write_text("left by a killed sweep")
     executor = _ray_executor("operator:add", tmp_path)
     try:
         token = Path(executor.token)
