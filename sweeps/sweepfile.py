@@ -446,14 +446,12 @@ def _expand(file: _File, tasks, suite_of, algos, seeds, budget, budgets, common,
     return [t for _, t in sorted(ranked, key=lambda x: x[0])]
 
 
-EXECUTOR_KEYS = ("kind", "executor", "workers", "address", "cpus_per_trial")
-
-
 def load_executor_table(path: str | Path) -> dict[str, Any]:
-    """The file's optional `[executor]` table as `sweeps.executors.settings` keys (kind, workers,
-    address, cpus_per_trial); `{}` without one. Where trials run is no part of a trial, so it is
-    not in `Sweep`: the command line overrides it key by key."""
-    from eggroll_bench.sweeps.executors import KINDS
+    """The file's optional `[executor]` table as `sweeps.executors.settings` keys (`SETTINGS`: kind,
+    workers, address, cpus_per_trial, trial_timeout, ...; `executor` is another name for `kind`);
+    `{}` without one. Where and how trials run is no part of a trial, so it is not in `Sweep`: the
+    command line overrides it key by key."""
+    from eggroll_bench.sweeps.executors import SETTINGS, ExecutorError, check_setting
 
     path = Path(path)
     text = path.read_text()
@@ -463,22 +461,12 @@ def load_executor_table(path: str | Path) -> dict[str, Any]:
         raise file.error(f"executor must be a table ([executor]), got {type_name(table)}", "executor")
     out: dict[str, Any] = {}
     for key, value in table.items():
-        where = {"tables": ("executor",)}
-        if key not in EXECUTOR_KEYS:
-            raise _unknown(file, "key", key, EXECUTOR_KEYS, "[executor]")
-        if key in ("kind", "executor"):
-            if value not in KINDS:
-                raise file.error(f"[executor]: {key} = {value!r}: allowed: {', '.join(repr(k) for k in KINDS)}",
-                                 key, **where)
-            out["kind"] = value
-            continue
-        if key == "workers" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise file.error(f"[executor]: workers = {value!r}: expected an integer >= 1", key, **where)
-        if key == "cpus_per_trial" and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                        or not value > 0):
-            raise file.error(f"[executor]: cpus_per_trial = {value!r}: expected a number > 0", key, **where)
-        if key == "address" and not isinstance(value, str):
-            raise file.error(f"[executor]: address = {value!r}: expected a string ('auto', 'host:port' or "
-                             f"'ray://host:port')", key, **where)
-        out[key] = value
+        if key not in SETTINGS + ("executor",):
+            raise _unknown(file, "key", key, SETTINGS + ("executor",), "[executor]")
+        name = "kind" if key == "executor" else key
+        try:
+            check_setting(name, value)
+        except ExecutorError as err:
+            raise file.error(f"[executor]: {err}", key, tables=("executor",)) from None
+        out[name] = value
     return out
