@@ -32,6 +32,7 @@ import os
 import platform
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -195,16 +196,22 @@ def _compile(algo: str, env_name: str, static_config: BaseConfig, budget: int, r
     values = {k: jax.ShapeDtypeStruct(v.shape, v.dtype)
               for k, v in _traced_arrays([static_config], rows).items()}
     began = time.perf_counter()
-    with compile_cache.CacheWatch() as watch, sharding.use_mesh(sharding.make_mesh(shard)):
+    mesh = sharding.make_mesh(shard)
+    # Traced and lowered here, one after another (tracing holds the GIL); compiled on threads at
+    # once, since XLA compiles outside the GIL: on 2 cores the three compiles overlap.
+    with compile_cache.CacheWatch() as watch, sharding.use_mesh(mesh), ThreadPoolExecutor(3) as pool:
         keys = jax.ShapeDtypeStruct((rows, 2), jnp.uint32)
-        start_c = jax.jit(start).lower(keys, values).compile()
+        start_c = pool.submit(jax.jit(start).lower(keys, values).compile)
         state_shape = jax.eval_shape(start, keys, values)
-        updates_c = jax.jit(updates, donate_argnums=0).lower(
-            state_shape, values, jax.ShapeDtypeStruct((rows,), bool)).compile()
-        # evaluate reads the state where updates leaves it (e.g. PPO's environments split over devices)
-        placed = jax.tree.map(lambda s, where: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=where),
-                              state_shape, updates_c.input_shardings[0][0])
-        evaluate_c = jax.jit(evaluate).lower(placed, values).compile()
+        updates_c = pool.submit(jax.jit(updates, donate_argnums=0).lower(
+            state_shape, values, jax.ShapeDtypeStruct((rows,), bool)).compile)
+        if mesh is None:
+            evaluate_c = pool.submit(jax.jit(evaluate).lower(state_shape, values).compile)
+        else:  # evaluate reads the state where updates leaves it (e.g. PPO's environments split over devices)
+            placed = jax.tree.map(lambda s, where: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=where),
+                                  state_shape, updates_c.result().input_shardings[0][0])
+            evaluate_c = pool.submit(jax.jit(evaluate).lower(placed, values).compile)
+        start_c, updates_c, evaluate_c = start_c.result(), updates_c.result(), evaluate_c.result()
     return Compiled(start_c, updates_c, evaluate_c, time.perf_counter() - began, watch.cached)
 
 
