@@ -142,3 +142,118 @@ def test_validate_sweep_runs_every_reference_at_its_budget_and_configuration():
         # the reference's own protocol (stochastic) is always run; a greedy twin only where affordable
         assert {t.hparams["eval_deterministic"] for t in matching} >= {not ref.stochastic}, ref.id
     assert len(sweep.trials) == len(load_references()) + 3  # greedy twins: gymnax-blines CartPole/Acrobot, PureJaxRL
+
+
+# --- the verdict rule, exactly -----------------------------------------------------------------------
+
+from eggroll_bench.plots import validate as pv  # noqa: E402
+
+
+@pytest.mark.parametrize("ref, mean, lo, hi, expected", [
+    (500.0, 480.0, 470.0, 500.0, pv.MATCHES),   # the reference is inside our CI (its upper end)
+    (500.0, 476.0, 470.0, 499.0, pv.MATCHES),   # outside the CI, but 24 <= 5% of 500
+    (500.0, 474.0, 470.0, 499.0, pv.BELOW),     # 26 > 25 and outside the CI
+    (-80.0, -84.0, -85.0, -83.0, pv.MATCHES),   # 4 <= 5% of |-80| = 4: the band is relative to |reference|
+    (-80.0, -84.5, -85.0, -84.1, pv.BELOW),
+    (-80.0, -70.0, -75.0, -65.0, pv.ABOVE),
+    (0.0, 0.5, 0.1, 0.9, pv.ABOVE),             # a zero reference has no relative band
+    (None, 10.0, 9.0, 11.0, pv.NO_VALUE),
+    (10.0, float("nan"), float("nan"), float("nan"), pv.NOT_RUN),
+])
+def test_verdict_rule(ref, mean, lo, hi, expected):
+    assert pv.verdict(ref, mean, lo, hi) == expected
+
+
+def test_tolerance_widens_the_band():
+    assert pv.verdict(500.0, 440.0, 430.0, 450.0) == pv.BELOW
+    assert pv.verdict(500.0, 440.0, 430.0, 450.0, tolerance=0.15) == pv.MATCHES
+    assert "within 15% of |reference|" in pv.rule(0.15)
+
+
+# --- the command on a tiny real sweep ------------------------------------------------------------------
+
+TINY = """
+name = "tinyvalidate"
+seeds = 2
+save_policies = false
+[[runs]]
+algo = "ppo"
+task = "CartPole-v1"
+budget = 2048
+set = { num_envs = 4, num_steps = 32, hidden = 8, eval_every = 4, eval_episodes = 4 }
+grid = { eval_deterministic = [false, true] }
+"""
+
+TINY_OURS = "{ num_envs = 4, num_steps = 32, hidden = 8 }"
+
+
+def reference_row(id_: str, value: float | None, budget: int = 2048, curve: str = "") -> str:
+    value_line = f"value = {value}\n" if value is not None else ""
+    how = "read from a test" if value is not None else "no published number: a test row"
+    return f"""
+[[reference]]
+id = "{id_}"
+algo = "ppo"
+task = "CartPole-v1"
+source = "tests/test_validate.py"
+commit = "none"
+budget = {budget}
+protocol = "separate evaluation, stochastic policy"
+stochastic = true
+episodes = "evaluation"
+{value_line}value_how = "{how}"
+seeds = 1
+{curve}config = {{ note = "test" }}
+ours = {TINY_OURS}
+differences = []
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_results(tmp_path_factory):
+    """TINY run for real, in-process, with the sweep machinery: two trials (stochastic and greedy evaluation)."""
+    from eggroll_bench.sweeps.manager import run_sweep
+
+    tmp = tmp_path_factory.mktemp("tinyvalidate")
+    sweep = load_sweep(write(tmp, TINY), out=tmp / "out")
+    summary = run_sweep(sweep, log=lambda *a: None)
+    assert summary.exit_status == 0 and summary.counts["done"] == 2
+    return tmp / "out"
+
+
+def test_validate_writes_table_and_figure_with_the_verdicts(tiny_results, tmp_path, capsys):
+    from eggroll_bench.cli import main
+
+    refs = tmp_path / "refs.toml"
+    refs.write_text(reference_row("test/below", 1e6, curve="curve_steps = [1024, 2048]\ncurve_returns = [5e5, 1e6]\n")
+                    + reference_row("test/above", -1e6) + reference_row("test/no-value", None)
+                    + reference_row("test/not-run", 100.0, budget=4096))
+    out = tmp_path / "report"
+    assert main(["validate", str(tiny_results), "--out", str(out), "--references", str(refs)]) == 0
+    printed = capsys.readouterr().out
+    assert "Verdict rule: matches if the reference value lies inside our 95% CI" in printed
+    assert {p.name for p in out.iterdir()} == {"validate.csv", "validate.md", "validate.png", "validate.pdf"}
+    import pandas as pd
+
+    table = pd.read_csv(out / "validate.csv").set_index("reference")
+    assert table["verdict"].to_dict() == {"test/below": "below", "test/above": "above",
+                                          "test/no-value": "no reference value", "test/not-run": "not run"}
+    below = table.loc["test/below"]
+    assert below["ours_seeds"] == 2 and below["ours_ci_lo"] <= below["ours_mean"] <= below["ours_ci_hi"]
+    # the reference's protocol (stochastic) is compared; the greedy twin is shown beside it
+    assert below["compared_protocol"].startswith("stochastic evaluation") and below["other_protocol"].startswith("greedy")
+    assert len(below["trial_ids"].split()) == 2
+
+    # our own mean as the reference value: the rule says it matches (the wiring, end to end)
+    mean = float(below["ours_mean"])
+    refs.write_text(reference_row("test/exact", mean))
+    result = pv.validate(tiny_results, tmp_path / "again", load_references(refs))
+    assert [c.verdict for c in result.comparisons] == [pv.MATCHES]
+    assert "| test/exact | 2,048 |" in (tmp_path / "again" / "validate.md").read_text()
+
+
+def test_validate_says_what_is_wrong_with_a_bad_results_dir(tmp_path, capsys):
+    from eggroll_bench.cli import main
+
+    assert main(["validate", str(tmp_path / "missing")]) == 2
+    assert "no such directory" in capsys.readouterr().err
