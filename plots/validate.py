@@ -108,14 +108,19 @@ def compare(results_dir: str | Path, references: Sequence[Reference] | None = No
                        axis=1)
     out = []
     for ref in refs:
-        ran = trials_of(ref, trials)
-        by_protocol = {bool(d): _ours(finals, t) for d, t in
-                       ((t["eval_deterministic"], t) for _, t in ran.sort_values("trial_id").iterrows())}
+        by_protocol: dict[bool, Ours] = {}
+        for _, trial in trials_of(ref, trials).sort_values("trial_id").iterrows():
+            by_protocol.setdefault(bool(trial["eval_deterministic"]), _ours(finals, trial))
         compared, other = by_protocol.get(not ref.stochastic), by_protocol.get(ref.stochastic)
-        judge = (lambda o: NOT_RUN if o is None and ref.value is not None else
-                 verdict(ref.value, o.mean if o else np.nan, o.lo if o else np.nan, o.hi if o else np.nan, tolerance))
-        out.append(Comparison(ref, compared, other, judge(compared), judge(other) if other else ""))
+        out.append(Comparison(ref, compared, other, _judge(ref, compared, tolerance),
+                              _judge(ref, other, tolerance) if other else ""))
     return out, rows, finals
+
+
+def _judge(ref: Reference, ours: Ours | None, tolerance: float) -> str:
+    if ours is None:
+        return NO_VALUE if ref.value is None else NOT_RUN
+    return verdict(ref.value, ours.mean, ours.lo, ours.hi, tolerance)
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
