@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from eggroll_bench.algos.registry import resolve
+from eggroll_bench.cli import main
 from eggroll_bench.envs.registry import get_task
+from eggroll_bench.plots import validate as pv
+from eggroll_bench.sweeps.manager import run_sweep
 from eggroll_bench.sweeps.references import REFERENCES_FILE, ReferenceError, load_references, references_markdown
 from eggroll_bench.sweeps.sweepfile import SweepError, load_sweep
 
@@ -146,9 +150,6 @@ def test_validate_sweep_runs_every_reference_at_its_budget_and_configuration():
 
 # --- the verdict rule, exactly -----------------------------------------------------------------------
 
-from eggroll_bench.plots import validate as pv  # noqa: E402
-
-
 @pytest.mark.parametrize("ref, mean, lo, hi, expected", [
     (500.0, 480.0, 470.0, 500.0, pv.MATCHES),   # the reference is inside our CI (its upper end)
     (500.0, 476.0, 470.0, 499.0, pv.MATCHES),   # outside the CI, but 24 <= 5% of 500
@@ -212,8 +213,6 @@ differences = []
 @pytest.fixture(scope="module")
 def tiny_results(tmp_path_factory):
     """TINY run for real, in-process, with the sweep machinery: two trials (stochastic and greedy evaluation)."""
-    from eggroll_bench.sweeps.manager import run_sweep
-
     tmp = tmp_path_factory.mktemp("tinyvalidate")
     sweep = load_sweep(write(tmp, TINY), out=tmp / "out")
     summary = run_sweep(sweep, log=lambda *a: None)
@@ -222,8 +221,6 @@ def tiny_results(tmp_path_factory):
 
 
 def test_validate_writes_table_and_figure_with_the_verdicts(tiny_results, tmp_path, capsys):
-    from eggroll_bench.cli import main
-
     refs = tmp_path / "refs.toml"
     refs.write_text(reference_row("test/below", 1e6, curve="curve_steps = [1024, 2048]\ncurve_returns = [5e5, 1e6]\n")
                     + reference_row("test/above", -1e6) + reference_row("test/no-value", None)
@@ -233,8 +230,6 @@ def test_validate_writes_table_and_figure_with_the_verdicts(tiny_results, tmp_pa
     printed = capsys.readouterr().out
     assert "Verdict rule: matches if the reference value lies inside our 95% CI" in printed
     assert {p.name for p in out.iterdir()} == {"validate.csv", "validate.md", "validate.png", "validate.pdf"}
-    import pandas as pd
-
     table = pd.read_csv(out / "validate.csv").set_index("reference")
     assert table["verdict"].to_dict() == {"test/below": "below", "test/above": "above",
                                           "test/no-value": "no reference value", "test/not-run": "not run"}
@@ -253,7 +248,5 @@ def test_validate_writes_table_and_figure_with_the_verdicts(tiny_results, tmp_pa
 
 
 def test_validate_says_what_is_wrong_with_a_bad_results_dir(tmp_path, capsys):
-    from eggroll_bench.cli import main
-
     assert main(["validate", str(tmp_path / "missing")]) == 2
     assert "no such directory" in capsys.readouterr().err
