@@ -48,8 +48,10 @@ M = 1_000_000
 _BRAX_DEFAULTS = {"*": {"normalize_obs": True}}
 
 # Pendulum: PPO with PureJaxRL's CartPole settings barely learns; these are rl-baselines3-zoo's
-# tuned Pendulum-v1 PPO hyperparameters (γ 0.9, lr 1e-3, 10 epochs, no entropy bonus).
-_PENDULUM_DEFAULTS = {"ppo": {"gamma": 0.9, "lr": 1e-3, "update_epochs": 10, "ent_coef": 0.0}}
+# tuned Pendulum-v1 PPO hyperparameters (γ 0.9, lr 1e-3, 10 epochs, no entropy bonus, and, as
+# Stable-Baselines3's PPO by default, no value-loss clipping).
+_PENDULUM_DEFAULTS = {"ppo": {"gamma": 0.9, "lr": 1e-3, "update_epochs": 10, "ent_coef": 0.0,
+                              "clip_vloss": False}}
 _CLASSIC_DEFAULTS = {"Pendulum-v1": _PENDULUM_DEFAULTS}
 
 # --- core16: gymnax --------------------------------------------------------------------------
