@@ -2,12 +2,29 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from eggroll_bench.algos import compile_cache
 from eggroll_bench.envs import spec_cache
+
+# Writes both caches the way the commands do: the spec cache (as `eggroll-bench envs`) and the
+# persistent compile cache at its default directory (as `train` / `sweep`).
+WRITES_BOTH_CACHES = '''
+def test_writes_both_caches():
+    import jax
+    from eggroll_bench.algos import compile_cache
+    from eggroll_bench.envs import spec_cache
+    from eggroll_bench.envs.registry import get_task
+
+    assert spec_cache.spec_summaries([get_task("CartPole-v1")])
+    written = compile_cache.choose()
+    compile_cache.configure()
+    jax.jit(lambda x: x * 2 + 1).lower(jax.numpy.ones(3)).compile()
+    assert any(os.scandir(written)) and any(spec_cache.cache_dir().rglob("*.json"))
+'''
 
 
 def test_the_session_caches_are_temporary_and_outside_home():
@@ -17,19 +34,24 @@ def test_the_session_caches_are_temporary_and_outside_home():
         assert directory.resolve().is_relative_to(Path(os.environ["EGGROLL_BENCH_TEST_CACHE"]).resolve())
 
 
-def test_a_test_run_leaves_the_users_cache_untouched(tmp_path):
-    """Run a test that writes both caches (a CLI train with the persistent compile cache on) in a
-    fresh pytest process whose HOME is an empty directory: nothing appears under it (matplotlib's
-    config directory included)."""
-    home = tmp_path / "home"
+def test_a_test_run_leaves_the_users_home_untouched(tmp_path):
+    """A fresh pytest process, with this suite's conftest and an empty HOME, runs a test that writes
+    both caches: nothing appears under HOME (matplotlib's config directory included), and the
+    session's own directory is gone when it ends."""
+    home, suite = tmp_path / "home", tmp_path / "suite"
     home.mkdir()
+    suite.mkdir()
+    shutil.copy(Path(__file__).with_name("conftest.py"), suite / "conftest.py")
+    (suite / "test_caches.py").write_text("import os\n" + WRITES_BOTH_CACHES)
     env = {k: v for k, v in os.environ.items()
            if k not in ("EGGROLL_BENCH_TEST_CACHE", "XDG_CACHE_HOME", "MPLCONFIGDIR", "PYTEST_XDIST_WORKER")}
     env["HOME"] = str(home)
-    tests = Path(__file__).parent
+    env["TMPDIR"] = str(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "-q",
-                           str(tests / "test_runner.py::test_train_cli_writes_rows_in_the_results_schema")],
-                          cwd=tests.parent, env=env, capture_output=True, text=True, timeout=600)
+                           "-o", "addopts=", str(suite)], cwd=suite, env=env, capture_output=True, text=True,
+                          timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "1 passed" in proc.stdout
     assert list(home.rglob("*")) == [], sorted(home.rglob("*"))
+    assert not list((tmp_path / "tmp").glob("eggroll-bench-test-cache-*"))  # removed at the end
