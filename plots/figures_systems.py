@@ -71,14 +71,18 @@ def speed_ups(tables: Tables) -> dict[str, float]:
     return out
 
 
-def call_size_notes(env: str, eggroll: pd.Series, openes: pd.Series) -> list[str]:
-    """Say when two timed trials shared their calls with different numbers of configurations:
-    vmapping several configurations in one call can make each one's share cheaper than a lone run."""
-    sizes = {name: t.get("call_configs", np.nan) for name, t in (("EGGROLL", eggroll), ("OpenES", openes))}
-    if any(not np.isfinite(v) for v in sizes.values()) or len(set(sizes.values())) == 1:
-        return []
-    said = ", ".join(f"{name} in a call of {v:g} configuration{'s' if v != 1 else ''}" for name, v in sizes.items())
-    return [f"{env}: {said}; times are per-configuration shares, so batching may favour the larger call"]
+def call_sizes(eggroll: pd.Series, openes: pd.Series) -> tuple[float, float] | None:
+    """The configurations per call of two timed trials when they differ (None when equal or unknown):
+    vmapping several configurations in one call changes what each one's share costs."""
+    sizes = (float(eggroll.get("call_configs", np.nan)), float(openes.get("call_configs", np.nan)))
+    return sizes if all(np.isfinite(sizes)) and sizes[0] != sizes[1] else None
+
+
+def call_size_notes(differ: dict[tuple[float, float], list[str]]) -> list[str]:
+    """One note per pair of call sizes, naming its tasks."""
+    return [f"{', '.join(tasks)}: EGGROLL trained {e:g} configuration{'s' if e != 1 else ''} per call, OpenES "
+            f"{o:g}; times are per-configuration shares, and batching may favour the larger call"
+            for (e, o), tasks in differ.items()]
 
 
 def _first(t: pd.DataFrame):
@@ -131,6 +135,7 @@ def training_time_figure(tables: Tables):
         return "EGGROLL and OpenES never ran on the same task, so there is no time to compare"
     trials = tables.trials.set_index("trial_id")
     times, notes, ratios, labels = [], [], speed_ups(tables), []
+    differ: dict[tuple[float, float], list[str]] = {}
     for _, p in pairs.iterrows():
         labels.append(p["env"])
         for algo in ES:
@@ -144,11 +149,13 @@ def training_time_figure(tables: Tables):
                 if not e["selected"]:
                     notes.append(f"{p['env']}: timed at settings both algorithms ran, not at EGGROLL's "
                                  "best-return configuration (OpenES did not run that one)")
-            notes += call_size_notes(p["env"], e, o)
+            if (sizes := call_sizes(e, o)) is not None:
+                differ.setdefault(sizes, []).append(p["env"])
             if not p["matched"]:
                 notes.append(f"{p['env']}: EGGROLL and OpenES ran different budgets or settings "
                              f"(pop_size {e['pop_size']:g} vs {o['pop_size']:g}, hidden {e['hidden']:g} vs "
                              f"{o['hidden']:g}, budget {e['budget']:g} vs {o['budget']:g})")
+    notes += call_size_notes(differ)
     times = pd.DataFrame(times)
     tasks = list(pairs["env"])
     fig, ax = plt.subplots(figsize=(10, max(3.2, 0.75 * len(tasks) + 1.6)), layout="constrained")
