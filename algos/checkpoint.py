@@ -40,8 +40,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from eggroll_bench.algos.policy import pack_leaves, restore_tree, save_policy, unpack_leaves
-from eggroll_bench.files import write_bytes_atomic
+from eggroll_bench.algos.policy import POLICIES_DIR, pack_leaves, restore_tree, save_policy, unpack_leaves
+from eggroll_bench.files import remove_temps, write_bytes_atomic
 from eggroll_bench.algos.result import EvalPoint, TrainResult
 
 CHECKPOINTS_DIR = "checkpoints"
@@ -54,11 +54,14 @@ def checkpoint_path(results_dir: str | os.PathLike, trial_id: str) -> Path:
 
 def discard_checkpoint(results_dir: str | os.PathLike, trial_id: str) -> None:
     """Remove a trial's checkpoint once its results are written (it must never resume again), and
-    that of a group of trials it led (`<trial_id>+<n>`, see `TrialArtifacts.checkpoint_id`)."""
+    that of a group of trials it led (`<trial_id>+<n>`, see `TrialArtifacts.checkpoint_id`), with
+    the temp files a killed writer left of either."""
     path = checkpoint_path(results_dir, trial_id)
     for stale in [path, *path.parent.glob(f"{trial_id}+*.msgpack")]:
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
+    for pattern in (path.name, f"{trial_id}+*.msgpack"):
+        remove_temps(path.parent, pattern)
 
 
 def checkpoint_minutes(value: Any, field_name: str = "--checkpoint-every") -> float:
@@ -108,6 +111,13 @@ class TrialArtifacts:
     def checkpoint(self) -> Path:
         return checkpoint_path(self.out_dir, self.checkpoint_id)
 
+    def _remove_temps(self) -> None:
+        """Temp files a killed writer left of this run's checkpoint and policies: only this run
+        writes those files now (a sweep runs a trial once at a time), so none is being written."""
+        remove_temps(self.checkpoint.parent, self.checkpoint.name)
+        for trial_id in self.trial_ids:
+            remove_temps(Path(self.out_dir) / POLICIES_DIR / trial_id)
+
     def _say(self, line: str) -> None:
         (self.log or print)(line)
 
@@ -115,6 +125,7 @@ class TrialArtifacts:
     def resume(self, state: Any, row_seeds: Sequence[int]) -> Snapshot | None:
         self.seeds = tuple(int(s) for s in row_seeds)
         path = self.checkpoint
+        self._remove_temps()
         if self.checkpoint_every_s is None or not path.exists():
             return None
         leaves, meta = unpack_leaves(path.read_bytes(), path)

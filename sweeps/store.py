@@ -43,7 +43,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from eggroll_bench.algos.result import SeedResult, TrainResult
-from eggroll_bench.files import TMP_SUFFIX, fsync_dir, replace_atomic, write_atomic
+from eggroll_bench.files import TMP_SUFFIX, fsync_dir, make_dirs, remove_temps, replace_atomic, write_atomic
 from eggroll_bench.sweeps.schema import (BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, SCHEMA_VERSION,
                                          TEXT_COLUMNS)
 
@@ -327,7 +327,7 @@ class ResultsStore:
                                  f"(not first), at most 128 characters")
             by_trial.setdefault(tid, []).append(row)
         tables = {tid: rows_table(group) for tid, group in by_trial.items()}  # bad rows fail before any write
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.directory)
         with _flock(self.directory / WRITE_LOCK_FILE):
             self._remove_stale_temps()
             if not self.trials_dir.is_dir():
@@ -389,12 +389,7 @@ class ResultsStore:
     def _remove_stale_temps(self) -> None:
         # Called under the write lock: any temp file or directory now present was left by a killed writer.
         for place in (self.directory, self.trials_dir):
-            for tmp in place.glob(f".*{TMP_SUFFIX}"):
-                if tmp.is_dir():
-                    shutil.rmtree(tmp, ignore_errors=True)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        tmp.unlink()
+            remove_temps(place)
 
 
 def _write_parquet(path: Path, table: pa.Table, **options: Any) -> None:
