@@ -346,7 +346,9 @@ def select_best(sweep: Sweep, results: pd.DataFrame) -> dict[str, Any]:
     """Per (algo, task): the trial with the highest mean over seeds of its final return.
 
     Only trials whose every seed is `done` with a finite final return compete, so a diverged or
-    failed configuration is never chosen; pairs with no such trial are listed under `missing`.
+    failed configuration is never chosen; pairs with no such trial are listed under `missing`. The
+    mean is over exactly the trial's current seeds: rows of seeds a sweep file no longer lists
+    (kept in the table) are left out.
     """
     final = results[results["row_type"] == "final"]
     by_trial = {tid: group for tid, group in final.groupby("trial_id")}
@@ -357,7 +359,11 @@ def select_best(sweep: Sweep, results: pd.DataFrame) -> dict[str, Any]:
             scored = []
             for t in candidates:
                 rows = by_trial.get(t.trial_id)
-                if rows is None or set(rows["seed"].astype(int)) < set(t.seeds):
+                if rows is None:
+                    continue
+                # exactly the trial's seeds: rows of seeds the sweep no longer lists are not averaged in
+                rows = rows[rows["seed"].astype(int).isin(t.seeds)]
+                if set(rows["seed"].astype(int)) != set(t.seeds):
                     continue
                 returns = rows["return_mean"].astype(float)
                 if (rows["status"] == "done").all() and returns.map(math.isfinite).all():

@@ -546,6 +546,20 @@ def test_failures_are_recorded_the_sweep_goes_on_and_exit_is_1(tmp_path):
     assert json.loads((sweep.out / BEST_FILE).read_text())["choices"][0]["hparams"]["lr"] == 0.03
 
 
+def test_select_best_averages_exactly_the_trials_current_seeds(tmp_path):
+    from eggroll_bench.sweeps.manager import select_best
+
+    three = load_sweep(write(tmp_path, TUNE.replace("seeds = 2", "seeds = 3")), out=tmp_path / "out")
+    run_sweep(three, train=FakeTrain(), log=lambda line: None)  # rows of seeds 0, 1, 2 (return 1000 lr + seed)
+    table = ResultsStore(three.out).read()
+    two = load_sweep(write(tmp_path, TUNE), out=tmp_path / "out")  # the file now lists seeds 0, 1: same trial ids
+    choice = {c["algo"]: c for c in select_best(two, table)["choices"]}
+    assert choice["openes"]["final_return"] == 30.5 and choice["openes"]["seeds"] == [0, 1]  # not 31 (seed 2)
+    # a trial holding other seeds than the file's (0 and 2, not 1) is pending, not a candidate
+    other = load_sweep(write(tmp_path, TUNE.replace("seeds = 2", "seeds = [0, 1, 5]")), out=tmp_path / "out")
+    assert select_best(other, table)["choices"] == []
+
+
 def test_final_mode_takes_the_tuned_configuration(tmp_path):
     tune = load_sweep(write(tmp_path, TUNE), out=tmp_path / "tune")
     run_sweep(tune, train=FakeTrain(), log=lambda line: None)
