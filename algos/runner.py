@@ -380,8 +380,9 @@ def _describe(overrides: Mapping[str, Any]) -> str:
 
 
 def _progress(enabled: bool, total: int, desc: str):
+    """A bar on a terminal; plain lines every few seconds in a file or pipe (`algos.progress`)."""
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from eggroll_bench.algos.progress import progress_bar
 
-    return tqdm(total=total, desc=desc, unit="step", unit_scale=True, dynamic_ncols=True, leave=True)
+    return progress_bar(total, desc)
