@@ -40,7 +40,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from eggroll_bench.algos.policy import POLICIES_DIR, pack_leaves, restore_tree, save_policy, unpack_leaves
+from eggroll_bench.algos.policy import POLICIES_DIR, pack_tree, restore_tree, save_policy, unpack_leaves
 from eggroll_bench.files import remove_temps, write_bytes_atomic
 from eggroll_bench.algos.result import EvalPoint, TrainResult
 
@@ -135,7 +135,7 @@ class TrialArtifacts:
             self._say(f"note: {path} holds trials {list(held[0])} seeds {list(held[1])}, this run trains "
                       f"{list(self.trial_ids)} seeds {list(self.seeds)}: starting afresh (it will be replaced)")
             return None
-        restored = restore_tree(state, leaves, path)
+        restored = restore_tree(state, leaves, path, meta.get("leaf_paths"))
         snap = Snapshot(restored, [[EvalPoint(*p) for p in seed_evals] for seed_evals in meta["evals"]],
                         np.asarray(meta["halted"], bool), list(meta["errors"]), float(meta["run_s"]))
         self.written_run_s = snap.run_s
@@ -183,15 +183,13 @@ class TrialArtifacts:
     # ---- called by the command that owns the run ------------------------------------------------
     def write_checkpoint(self) -> Path | None:
         """Write the last chunk's state now (after Ctrl-C, too); None when no chunk has finished."""
-        import jax
-
         snap = self.last
         if snap is None:
             return None
         meta = {"trial_ids": list(self.trial_ids), "seeds": list(self.seeds), "run_s": snap.run_s,
                 "halted": [bool(h) for h in snap.halted], "errors": list(snap.errors),
                 "evals": [[list(_point(p)) for p in seed_evals] for seed_evals in snap.evals]}
-        write_bytes_atomic(self.checkpoint, pack_leaves(jax.tree.leaves(snap.state), meta))
+        write_bytes_atomic(self.checkpoint, pack_tree(snap.state, meta))
         self.written_run_s = snap.run_s
         self.checkpoints_written += 1
         return self.checkpoint
