@@ -23,8 +23,9 @@ and their errors, run seconds), so a resumed trial continues with the same compi
 the same state and key: its evaluation points equal an uninterrupted run's. The file is written
 atomically and removed by whoever records the trial's results (`discard_checkpoint`), so a trial
 whose rows are written never resumes again. A checkpoint of other trials or seeds than the
-run's is ignored (the run starts afresh and replaces it); one that does not fit the state's shapes
-is refused with `PolicyError`. For a group, whoever writes its rows discards `checkpoint_id`.
+run's is ignored (the run starts afresh and replaces it), and so is one written by another
+eggroll-bench or library version (`provenance`) unless `allow_mixed_versions`; one that does not
+fit the state's shapes or leaf paths is refused with `PolicyError`. For a group, whoever writes its rows discards `checkpoint_id`.
 
 Objects here are plain picklable data: a sweep sends `TrialArtifacts` to its trial processes.
 JAX is imported inside methods only, so the sweep process can call `discard_checkpoint`.
@@ -42,6 +43,8 @@ import numpy as np
 
 from eggroll_bench.algos.policy import POLICIES_DIR, pack_tree, restore_tree, save_policy, unpack_leaves
 from eggroll_bench.files import remove_temps, write_bytes_atomic
+from eggroll_bench.plugins import loaded_modules
+from eggroll_bench.provenance import differences, provenance
 from eggroll_bench.algos.result import EvalPoint, TrainResult
 
 CHECKPOINTS_DIR = "checkpoints"
@@ -93,6 +96,7 @@ class TrialArtifacts:
     save_policies: bool = True
     checkpoint_every_s: float | None = DEFAULT_CHECKPOINT_MINUTES * 60  # None: never checkpoint
     log: Callable[[str], None] | None = None  # where to say "resuming from ..." (None: print)
+    allow_mixed_versions: bool = False  # resume from a checkpoint another code / library version wrote
     # filled while training (not sent anywhere: a sweep's trial process builds its own copy)
     seeds: tuple[int, ...] = ()
     last: Snapshot | None = field(default=None, repr=False)
@@ -135,6 +139,11 @@ class TrialArtifacts:
             self._say(f"note: {path} holds trials {list(held[0])} seeds {list(held[1])}, this run trains "
                       f"{list(self.trial_ids)} seeds {list(self.seeds)}: starting afresh (it will be replaced)")
             return None
+        if (changed := differences(meta)) and not self.allow_mixed_versions:
+            # a trial half trained by other code or libraries would be neither version's result
+            self._say(f"note: {path} was written by another version ({'; '.join(changed)}): starting afresh "
+                      f"(it will be replaced; --allow-mixed-versions resumes from it)")
+            return None
         restored = restore_tree(state, leaves, path, meta.get("leaf_paths"))
         snap = Snapshot(restored, [[EvalPoint(*p) for p in seed_evals] for seed_evals in meta["evals"]],
                         np.asarray(meta["halted"], bool), list(meta["errors"]), float(meta["run_s"]))
@@ -170,7 +179,8 @@ class TrialArtifacts:
         row = 0
         for trial_id, result in zip(self.trial_ids, results):
             meta = {"algo": result.algo, "env": result.env, "hparams": result.hparams, "budget": int(result.budget),
-                    "versions": dict(result.versions), "num_agents": result.num_agents}
+                    "versions": dict(result.versions), "code_version": result.code_version,
+                    "num_agents": result.num_agents, "plugins": list(loaded_modules())}
             for seed in result.seeds:
                 algo_state = jax.tree.map(lambda x: x[row], host.algo_state)
                 path, size = save_policy(self.out_dir, trial_id, seed.seed, algo_state,
@@ -186,7 +196,7 @@ class TrialArtifacts:
         snap = self.last
         if snap is None:
             return None
-        meta = {"trial_ids": list(self.trial_ids), "seeds": list(self.seeds), "run_s": snap.run_s,
+        meta = {**provenance(), "trial_ids": list(self.trial_ids), "seeds": list(self.seeds), "run_s": snap.run_s,
                 "halted": [bool(h) for h in snap.halted], "errors": list(snap.errors),
                 "evals": [[list(_point(p)) for p in seed_evals] for seed_evals in snap.evals]}
         write_bytes_atomic(self.checkpoint, pack_tree(snap.state, meta))

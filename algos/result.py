@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from eggroll_bench.provenance import code_version
+
 
 @dataclass(frozen=True)
 class EvalPoint:
@@ -42,6 +44,8 @@ class TrainResult:
     num_agents: int | None = None  # agents of the task (None when the trial failed before building it)
     compile_cached: bool | None = None  # every compile loaded from JAX's persistent cache (None: cache off / failed)
     group_size: int = 1  # configurations trained in the same compiled call, sharing compile_s and run_s
+    # the eggroll-bench that produced it (provenance.code_version: version, git commit, dirty hash)
+    code_version: str = field(default_factory=code_version)
 
     @property
     def steps_per_s(self) -> float:

@@ -31,7 +31,6 @@ import platform
 import time
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata
 from typing import Any, Mapping, Sequence
 
 import jax
@@ -47,6 +46,7 @@ from eggroll_bench.algos import compile_cache, sharding
 from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
 from eggroll_bench.algos.rollout import run_episodes
 from eggroll_bench.envs.registry import get_task, make
+from eggroll_bench.provenance import library_versions
 
 
 class RunnerState(struct.PyTreeNode):
@@ -192,17 +192,6 @@ def release_compiled() -> None:
     """
     _compile.cache_clear()
     jax.clear_caches()
-
-
-def library_versions() -> dict[str, str]:
-    out = {}
-    for name in ("jax", "jaxlib", "flax", "optax", "gymnax", "brax", "jaxmarl"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    out["python"] = platform.python_version()
-    return out
 
 
 def device_name() -> str:

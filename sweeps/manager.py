@@ -42,6 +42,7 @@ from eggroll_bench.sweeps.store import (MANIFEST_FILE, ResultsStore, SweepLock, 
 from eggroll_bench.sweeps.best import BEST_FILE, write_best
 from eggroll_bench.sweeps.sweepfile import Sweep, SweepError, Trial, load_sweep
 from eggroll_bench.sweeps.trackers import make_tracker
+from eggroll_bench.sweeps.versions import check_versions
 
 TrainFn = Callable[..., Any]  # algos.runner.train's signature
 
@@ -108,7 +109,7 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
               isolate: bool = False, log: Callable[[str], None] = print,
               executor: ExecutorConfig | None = None, save_policies: bool | None = None,
               checkpoint_every: float | None = None, tracker: str | None = None, group: bool = True,
-              max_group: int | None = None) -> RunSummary:
+              max_group: int | None = None, allow_mixed_versions: bool = False) -> RunSummary:
     """Run every pending trial of `sweep`, holding the directory's lock throughout.
 
     `train` defaults to `algos.runner.train`; with `isolate` it must be a module-level function
@@ -125,6 +126,10 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     hyperparameters train together in one compiled call per job (`group_trials`, at most
     `max_group` each); every trial's rows are still written on their own, as it is recorded.
 
+    Finished trials produced by another eggroll-bench or library version (`sweeps.versions`) are
+    listed and refused (`MixedVersionsError`, before anything runs) unless `allow_mixed_versions`,
+    which also lets a trial resume from a checkpoint another version wrote.
+
     Raises `StoreError` (another sweep's directory, or locked), `ExecutorError` (bad executor
     settings, no Ray, unreachable address) or `TrackerError` before anything in the directory is touched.
     """
@@ -135,6 +140,8 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     check_owner(sweep.out, sweep.name)  # read-only: refuse before creating anything
     logger = make_tracker(tracker, sweep.out)
     after = _after_training(sweep, train, save_policies, checkpoint_every)
+    if after is not None:
+        after["allow_mixed_versions"] = allow_mixed_versions
     grouped = group and train is None
     if max_group is not None and max_group < 1:
         raise SweepError(f"--max-group must be >= 1, got {max_group}")
@@ -143,10 +150,12 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     try:
         with SweepLock(sweep.out, wait=wait, log=log):
             manifest = check_owner(sweep.out, sweep.name)  # again, now that nobody else can write
-            _record_manifest(sweep, manifest, log)
             store = ResultsStore(sweep.out)
             finished = store.finished()
             todo = [(t, seeds) for t in sweep.trials if (seeds := _pending_seeds(t, finished, retry_failed))]
+            if todo:  # with nothing to run, nothing can mix
+                check_versions(store, (t.trial_id for t in sweep.trials), allow_mixed_versions, log)
+            _record_manifest(sweep, manifest, log)
             skipped = len(sweep.trials) - len(todo)
             log(f"sweep {sweep.name}: {len(sweep.trials)} trials x {len(sweep.seeds)} seeds, {skipped} "
                 f"already finished, {len(todo)} to run -> {sweep.out}")

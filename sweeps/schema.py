@@ -38,6 +38,7 @@ COLUMNS: tuple[str, ...] = (
     "versions",        # JSON {"jax": ..., "flax": ..., ...}
     "device",          # e.g. "cpu (2 cores)" or "NVIDIA H100 80GB HBM3"
     "timestamp",       # ISO 8601 UTC, when the row was written
+    "code_version",    # the eggroll-bench that produced it: "0.2.0", "0.2.0+g<commit>" or "...+g<commit>.dirty.<hash>"
 )
 
 
@@ -53,4 +54,5 @@ TEXT_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in INT_COLUMNS
 # columns of the table, but a trial's Parquet file stores each distinct value once (dictionary
 # encoding), not once per row.
 TRIAL_COLUMNS: tuple[str, ...] = ("schema_version", "sweep", "trial_id", "algo", "env", "suite", "num_agents",
-                                  "hparams", "budget", "random_return", "versions", "device", "timestamp")
+                                  "hparams", "budget", "random_return", "versions", "device", "timestamp",
+                                  "code_version")

@@ -106,7 +106,7 @@ def rows_from_result(result: TrainResult, *, sweep: str, trial_id: str, suite: s
         "env": result.env, "suite": suite, "num_agents": result.num_agents,
         "hparams": json.dumps(result.hparams, sort_keys=True), "budget": int(result.budget),
         "random_return": _num(random_return), "versions": json.dumps(dict(result.versions), sort_keys=True),
-        "device": result.device, "timestamp": _now(),
+        "device": result.device, "timestamp": _now(), "code_version": result.code_version,
     }
     run_s = _num(result.run_s)
     rows: list[dict[str, Any]] = []
@@ -313,6 +313,21 @@ class ResultsStore:
         out: dict[str, dict[int, str]] = {}
         for tid, seed, status in zip(final["trial_id"], final["seed"], final["status"]):
             out.setdefault(str(tid), {})[int(seed)] = str(status)
+        return out
+
+    def produced_by(self) -> dict[str, set[tuple[str, str]]]:
+        """trial_id -> {(code_version, versions JSON)} of its finished results (done / diverged final
+        rows; "" where a row predates the column)."""
+        columns = ["trial_id", "row_type", "status", "code_version", "versions"]
+        if self.path == self.csv_path:
+            df = self._read_csv()[columns]
+        else:
+            df = _frame(self._read_trials(columns))
+        df = df[(df["row_type"] == "final") & df["status"].isin(["done", "diverged"])]
+        out: dict[str, set[tuple[str, str]]] = {}
+        for tid, code, versions in zip(df["trial_id"], df["code_version"], df["versions"]):
+            out.setdefault(str(tid), set()).add((code if isinstance(code, str) else "",
+                                                 versions if isinstance(versions, str) else ""))
         return out
 
     def append(self, rows: Sequence[Mapping[str, Any]]) -> None:

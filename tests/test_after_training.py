@@ -126,7 +126,9 @@ def test_saved_policy_loads_and_acts_as_recorded(reference):
         assert (meta["algo"], meta["env"], meta["seed"], meta["trial_id"]) == ("openes", "CartPole-v1", seed, tid)
         assert meta["env_steps"] == final.loc[seed, "env_steps"] and meta["hparams"]["hidden"] == 16
         assert meta["policy_bytes"] == policy_paths(reference, tid, seed)[0].stat().st_size
-        assert set(meta["versions"]) >= {"jax", "flax"}
+        assert set(meta["versions"]) >= {"jax", "flax", "craftax", "jumanji", "kinetix-env", "navix"}
+        assert meta["code_version"] == final.loc[seed, "code_version"] and meta["code_version"].startswith("0.")
+        assert meta["plugins"] == []  # the modules rollout must import first (none for a built-in algorithm)
         policies[seed] = policy
     # a callable policy, deterministic (greedy) and different per seed
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
+from eggroll_bench.provenance import library_versions
 from eggroll_bench.cli import sweep as sweep_cli
 from eggroll_bench.sweeps.best import BEST_FILE
 from eggroll_bench.sweeps.manager import directory_status, run_sweep
@@ -496,7 +497,8 @@ class FakeTrain:
             return SeedResult(s, status, "nan" if diverged else "", 200, 4, (EvalPoint(100, 2, 1.0, 0.0, 0.1), last))
 
         results = tuple(seed_result(s) for s in seeds)
-        return TrainResult(algo, env, dict(overrides), total_steps, results, 1.0, 2.0, "fake", {"jax": "x"}, 1)
+        # the versions the runner records: a resumed sweep compares them with its own
+        return TrainResult(algo, env, dict(overrides), total_steps, results, 1.0, 2.0, "fake", library_versions(), 1)
 
     def rows_for(self, tid):
         from eggroll_bench.sweeps.store import rows_from_result
