@@ -3,7 +3,8 @@ as a callable `policy(obs, key) -> action`.
 
     DIR/policies/<trial_id>/seed_<s>.msgpack   the state's leaves (flax msgpack, numpy arrays)
     DIR/policies/<trial_id>/seed_<s>.json      algo, env, resolved hparams, budget, seed, env_steps,
-                                               updates, library versions, policy_bytes
+                                               updates, library versions, code_version, the
+                                               plugin modules loaded (`plugins`), policy_bytes
 
     policy, meta = load_policy("results/mine", "22a4e141c9b5", seed=0)
     action = policy(obs_batch, key)
@@ -180,9 +181,6 @@ def load_policy(results_dir: str | os.PathLike, trial_id: str, seed: int | None 
     algorithm registry. Raises `PolicyError` naming what is missing or does not fit."""
     import jax
 
-    from eggroll_bench.algos.registry import build_config, get_algorithm
-    from eggroll_bench.envs.registry import make
-
     if seed is None:
         seeds = saved_seeds(results_dir, trial_id)
         if not seeds:
@@ -197,11 +195,44 @@ def load_policy(results_dir: str | os.PathLike, trial_id: str, seed: int | None 
     if not state_path.exists():
         raise PolicyError(f"{state_path}: missing (its sidecar {meta_path.name} exists); the policy cannot be loaded")
     leaves, held = unpack_leaves(state_path.read_bytes(), state_path)
-    config = build_config(meta["algo"], meta["hparams"])
-    algorithm = get_algorithm(meta["algo"]).make(make(meta["env"]), config, int(meta["budget"]))
+    algorithm = _rebuild(meta, meta_path)
     template = jax.eval_shape(algorithm.init, jax.random.PRNGKey(0))
     state = restore_tree(template, leaves, state_path, held.get("leaf_paths"))
     return LoadedPolicy(algorithm.eval_act(state), meta, algorithm, state)
+
+
+def _rebuild(meta: Mapping[str, Any], meta_path: Path) -> "Algorithm":
+    """The algorithm a sidecar names, or a `PolicyError` saying what of it this process lacks: the
+    plugin modules it was trained with, the algorithm, a hyperparameter, the task or its library."""
+    from eggroll_bench import plugins
+    from eggroll_bench.algos.config import ConfigError
+    from eggroll_bench.algos.registry import algorithm_names, build_config, get_algorithm
+    from eggroll_bench.envs.registry import MissingExtraError, make
+
+    modules = list(meta.get("plugins", []))
+    try:
+        plugins.load_modules(modules)  # what the training process had loaded by name
+    except plugins.PluginError as err:
+        raise PolicyError(f"{meta_path}: the policy was trained with plugin modules {modules} loaded, and {err}") from None
+    algo = meta["algo"]
+    try:
+        get_algorithm(algo)
+    except ConfigError:
+        how = (f"it was trained with the plugin modules {modules}, which do not register it now" if modules else
+               "if a plugin of yours registers it, pass --import MODULE (this sidecar does not record which)")
+        raise PolicyError(f"{meta_path}: algorithm {algo!r} is not registered ({how}); registered: "
+                          f"{', '.join(algorithm_names())}") from None
+    try:
+        config = build_config(algo, meta["hparams"])
+    except ConfigError as err:
+        raise PolicyError(f"{meta_path}: its hyperparameters do not fit this version's {algo} (saved by "
+                          f"eggroll-bench {meta.get('code_version', 'of unknown version')}): {err}") from None
+    try:
+        env = make(meta["env"])
+    except (KeyError, MissingExtraError) as err:
+        raise PolicyError(f"{meta_path}: task {meta['env']!r} cannot be built here: "
+                          f"{err.args[0] if err.args else err}") from None
+    return get_algorithm(algo).make(env, config, int(meta["budget"]))
 
 
 def _missing(results_dir: str | os.PathLike, trial_id: str) -> str:
