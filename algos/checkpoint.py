@@ -67,6 +67,18 @@ def discard_checkpoint(results_dir: str | os.PathLike, trial_id: str) -> None:
         remove_temps(path.parent, pattern)
 
 
+def checkpointed_groups(results_dir: str | os.PathLike, first_trial: str) -> list[int]:
+    """The sizes (in trials) of the checkpointed groups `first_trial` leads (1: its own checkpoint),
+    largest first: `runner.train_group` trains such a group whole again, so that it resumes."""
+    path = checkpoint_path(results_dir, first_trial)
+    sizes = [1] if path.exists() else []
+    for group in path.parent.glob(f"{first_trial}+*.msgpack"):
+        extra = group.name[len(first_trial) + 1:-len(".msgpack")]
+        if extra.isdigit():
+            sizes.append(int(extra) + 1)
+    return sorted(sizes, reverse=True)
+
+
 def checkpoint_minutes(value: Any, field_name: str = "--checkpoint-every") -> float:
     """A checkpoint interval in minutes (0: after every chunk), or a ValueError naming the field."""
     try:

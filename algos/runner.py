@@ -39,7 +39,8 @@ import numpy as np
 from flax import struct
 
 from eggroll_bench.algos.base import Algorithm
-from eggroll_bench.algos.checkpoint import TrialArtifacts
+from eggroll_bench.algos.checkpoint import TrialArtifacts, checkpointed_groups
+from eggroll_bench.algos.host_memory import host_memory_bytes
 from eggroll_bench.algos.config import TRACED, BaseConfig, ConfigError, as_dict, rules, static_part
 from eggroll_bench.algos.registry import get_algorithm, resolve
 from eggroll_bench.algos import compile_cache, sharding
@@ -321,7 +322,8 @@ def train_group(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[M
     and halved until the compiled updates' and evaluation's memory (arguments, outputs and
     temporaries, from XLA's own analysis) fits in `memory_fraction` of the device's memory. One
     result per configuration, in order; `hooks.trial_ids` (one per configuration) are split with
-    the calls."""
+    the calls. A group that left a checkpoint (`hooks`) is trained as that group again, so that it
+    resumes whatever the memory figure says now."""
     if max_group is not None and max_group < 1:
         raise ConfigError(f"max_group must be >= 1, got {max_group}")
     overrides = list(overrides)
@@ -330,7 +332,13 @@ def train_group(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[M
     results: list[TrainResult] = []
     while spans:
         start, end = spans.pop(0)
-        if end - start > 1 and not _fits(algo, env, seeds, overrides[start:end], total_steps, shard, memory_fraction):
+        held = [] if hooks is None or hooks.checkpoint_every_s is None else \
+            [n for n in checkpointed_groups(hooks.out_dir, hooks.trial_ids[start]) if n <= end - start]
+        if held and held[0] < end - start:
+            spans[:0] = [(start, start + held[0]), (start + held[0], end)]
+            continue
+        if not held and end - start > 1 and \
+                not _fits(algo, env, seeds, overrides[start:end], total_steps, shard, memory_fraction):
             middle = (start + end) // 2
             spans[:0] = [(start, middle), (middle, end)]
             continue
@@ -354,14 +362,12 @@ def compiled_bytes(compiled: Any) -> int:
 
 
 def device_bytes() -> int | None:
-    """The first device's memory (an accelerator's limit, or the host's available RAM); None if unknown."""
+    """The first device's memory: an accelerator's limit, or on CPU this process's stable share of the
+    host's RAM (`algos.host_memory`; never the momentary free RAM, so a rerun splits groups alike)."""
     stats = jax.devices()[0].memory_stats() or {}
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"])
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    return host_memory_bytes()
 
 
 def _describe(overrides: Mapping[str, Any]) -> str:

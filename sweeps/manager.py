@@ -32,6 +32,7 @@ import pandas as pd
 
 from eggroll_bench.algos.checkpoint import DEFAULT_CHECKPOINT_MINUTES, TrialArtifacts, discard_checkpoint
 from eggroll_bench.algos.compile_cache import ENV_VAR as CACHE_ENV_VAR
+from eggroll_bench.algos.host_memory import MEMORY_ENV_VAR as HOST_MEMORY_ENV_VAR, WORKERS_ENV_VAR
 from eggroll_bench.algos.config import static_part
 from eggroll_bench.algos.registry import config_class
 from eggroll_bench.plugins import loaded_modules
@@ -146,7 +147,7 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     if max_group is not None and max_group < 1:
         raise SweepError(f"--max-group must be >= 1, got {max_group}")
     job_fn = TRAIN_GROUP if grouped else train
-    pool = make_executor(settings, job_fn, _trial_env(), loaded_modules()) if isolate else None
+    pool = make_executor(settings, job_fn, _trial_env(settings), loaded_modules()) if isolate else None
     try:
         with SweepLock(sweep.out, wait=wait, log=log):
             manifest = check_owner(sweep.out, sweep.name)  # again, now that nobody else can write
@@ -188,9 +189,13 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
             pool.close()
 
 
-def _trial_env() -> dict[str, str]:
-    """The settings a trial process must share with this one (set before it starts JAX)."""
-    return {k: os.environ[k] for k in (CACHE_ENV_VAR,) if k in os.environ}
+def _trial_env(settings: ExecutorConfig) -> dict[str, str]:
+    """The settings a trial process must share with this one (set before it starts JAX), and on a
+    local pool how many trial processes share the host's memory (`algos.host_memory`)."""
+    env = {k: os.environ[k] for k in (CACHE_ENV_VAR, HOST_MEMORY_ENV_VAR) if k in os.environ}
+    if settings.kind == "local":
+        env[WORKERS_ENV_VAR] = str(settings.workers or 1)
+    return env
 
 
 def _after_training(sweep: Sweep, train: TrainFn | None, save_policies: bool | None,
