@@ -45,7 +45,8 @@ def test_local_workers_share_the_host_and_an_explicit_figure_wins(monkeypatch):
 
 def test_a_sweeps_local_trial_processes_are_told_how_many_share_the_host(monkeypatch):
     monkeypatch.setenv(MEMORY_ENV_VAR, "64")
-    assert _trial_env(ExecutorConfig(workers=3)) == {MEMORY_ENV_VAR: "64", WORKERS_ENV_VAR: "3"}
+    env = _trial_env(ExecutorConfig(workers=3))
+    assert (env[MEMORY_ENV_VAR], env[WORKERS_ENV_VAR]) == ("64", "3")
     assert _trial_env(ExecutorConfig())[WORKERS_ENV_VAR] == "1"
     assert WORKERS_ENV_VAR not in _trial_env(ExecutorConfig(kind="ray"))  # Ray places trials itself
 
