@@ -21,11 +21,13 @@ The runner calls, on the host, between compiled chunks:
 A checkpoint holds everything the host loop carries (the evaluation points so far, halted seeds
 and their errors, run seconds), so a resumed trial continues with the same compiled chunk from
 the same state and key: its evaluation points equal an uninterrupted run's. The file is written
-atomically and removed by whoever records the trial's results (`discard_checkpoint`), so a trial
-whose rows are written never resumes again. A checkpoint of other trials or seeds than the
+atomically and removed by whoever records the trial's results as done or diverged
+(`discard_checkpoint`), so such a trial never resumes again; a sweep keeps a failed trial's
+checkpoint for its retry (`--retry-failed`). A checkpoint of other trials or seeds than the
 run's is ignored (the run starts afresh and replaces it), and so is one written by another
 eggroll-bench or library version (`provenance`) unless `allow_mixed_versions`; one that does not
-fit the state's shapes or leaf paths is refused with `PolicyError`. For a group, whoever writes its rows discards `checkpoint_id`.
+fit the state's shapes or leaf paths is refused with `PolicyError`. For a group, whoever writes
+its rows discards `checkpoint_id`.
 
 Objects here are plain picklable data: a sweep sends `TrialArtifacts` to its trial processes.
 JAX is imported inside methods only, so the sweep process can call `discard_checkpoint`.

@@ -5,11 +5,12 @@
 
 Everything is validated first (config, the algorithm's own `check`, budget). Then three functions
 are compiled, vmapped over *rows* (one row per (configuration, seed)): `start` (each row's initial
-state), `updates` (`eval_every` updates with `lax.scan`) and `evaluate` (the current policy's
-evaluation episodes). The host loop calls updates-then-evaluate chunk after chunk, shows progress
-and stops when every row has spent its env-step budget. Inside the scan a row that has
-reached the budget (or diverged) stops updating, so each stops exactly at the first update that
-reaches its budget. Every row is also evaluated once before its first update (env step 0).
+state), `updates` (up to `eval_every` updates, a `lax.while_loop`) and `evaluate` (the current
+policy's evaluation episodes, from a key stream of their own). The host loop calls
+updates-then-evaluate chunk after chunk, shows progress and stops when every row has spent its
+env-step budget. Inside the chunk a row that has reached the budget (or diverged) stops updating,
+so each stops exactly at the first update that reaches its budget, and the chunk ends once every
+row has. Every row is also evaluated once before its first update (env step 0).
 
 Hyperparameters whose rule is `TRACED` (algos/config.py) are passed to the compiled function as
 data, one value per row, rather than baked into the program: configurations that differ only in
@@ -20,8 +21,9 @@ code for it, only no Python `if` on a traced field.
 
 Env steps are counted the same way for every algorithm: each environment transition of each
 population member / PPO environment counts once (ES: Σ episode lengths; PPO: envs × steps).
-Evaluation episodes are not counted. compile_s and run_s are measured apart (and shared by the
-configurations of one call); throughput is env steps / run_s.
+Evaluation episodes are not counted. compile_s and run_s are measured apart; a call's seconds are
+shared by its configurations, each trial recording its share (`algos.result.CallTiming`);
+throughput is env steps / run_s.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ import dataclasses
 import os
 import platform
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
@@ -44,7 +48,7 @@ from eggroll_bench.algos.host_memory import host_memory_bytes
 from eggroll_bench.algos.config import TRACED, BaseConfig, ConfigError, as_dict, rules, static_part
 from eggroll_bench.algos.registry import get_algorithm, resolve
 from eggroll_bench.algos import compile_cache, sharding
-from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
+from eggroll_bench.algos.result import CallTiming, EvalPoint, SeedResult, TrainResult
 from eggroll_bench.algos.rollout import run_episodes
 from eggroll_bench.envs.registry import get_task, make
 from eggroll_bench.provenance import library_versions
@@ -52,9 +56,15 @@ from eggroll_bench.provenance import library_versions
 
 class RunnerState(struct.PyTreeNode):
     algo_state: Any
-    key: jax.Array
+    key: jax.Array  # training's stream: split once per update, never by evaluation
+    eval_key: jax.Array  # evaluation's stream: the evaluation after update n draws fold_in(eval_key, n)
     env_steps: jax.Array
     updates: jax.Array
+
+
+# fold_in tag that derives a row's evaluation stream from its seed key, apart from split(key)'s
+# init and training keys: how often a trial evaluates cannot change what it learns.
+EVAL_STREAM = 0x65766131
 
 
 def build_algorithm(algo: str, env_name: str, config: BaseConfig, total_steps: int) -> Algorithm:
@@ -84,23 +94,23 @@ class Compiled:
     CartPole trial's ~6 s compile on XLA:CPU). An extra call per chunk costs microseconds."""
 
     start: Any  # (keys (R, 2), traced values {name: (R,)}) -> RunnerState
-    updates: Any  # (RunnerState, traced values, halted (R,)) -> RunnerState after `eval_every` updates
-    evaluate: Any  # (RunnerState, traced values) -> (the state's next key, report)
+    updates: Any  # (RunnerState, traced values, halted (R,)) -> (RunnerState, updates computed: int)
+    evaluate: Any  # (RunnerState, traced values) -> report
     compile_s: float
     cached: bool | None = None  # all loaded from JAX's persistent cache (None: the cache is off)
 
     def init(self, keys: jax.Array, values: Mapping[str, jax.Array]) -> tuple[RunnerState, dict]:
         """Every row's initial state and its evaluation at env step 0."""
-        return self._evaluated(self.start(keys, values), values)
+        state = self.start(keys, values)
+        return state, self.evaluate(state, values)
 
     def chunk(self, state: RunnerState, values: Mapping[str, jax.Array], halted: jax.Array
               ) -> tuple[RunnerState, dict]:
-        """`eval_every` updates (none for a row that is halted or past its budget), then evaluate."""
-        return self._evaluated(self.updates(state, values, halted), values)
-
-    def _evaluated(self, state: RunnerState, values: Mapping[str, jax.Array]) -> tuple[RunnerState, dict]:
-        key, report = self.evaluate(state, values)
-        return state.replace(key=key), report
+        """Up to `eval_every` updates (none for a row that is halted or past its budget, and none at
+        all once every row is), then evaluate. The report's `computed` is how many updates the call
+        computed for the batch of rows."""
+        state, computed = self.updates(state, values, halted)
+        return state, {**self.evaluate(state, values), "computed": computed}
 
 
 def traced_values(config: BaseConfig) -> dict[str, Any]:
@@ -132,36 +142,51 @@ def _make_functions(algo: str, env_name: str, static_config: BaseConfig, budget:
     def algorithm_for(values: Mapping[str, jax.Array]) -> Algorithm:
         return entry.make(env, dataclasses.replace(static_config, **values), budget)
 
-    def evaluate(rs: RunnerState, values) -> tuple[jax.Array, dict]:
+    def evaluate(rs: RunnerState, values) -> dict:
         algorithm = algorithm_for(values)
-        key, eval_key = jax.random.split(rs.key)
+        eval_key = jax.random.fold_in(rs.eval_key, rs.updates)
         episodes = run_episodes(env, algorithm.eval_act(rs.algo_state), eval_key, static_config.eval_episodes)
         params = algorithm.policy_params(rs.algo_state)
         finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
         finite = jnp.logical_and(finite, jnp.all(jnp.isfinite(episodes.returns)))
         report = {"env_steps": rs.env_steps, "updates": rs.updates, "return_mean": episodes.returns.mean(),
                   "return_std": episodes.returns.std(), "finite": finite}
-        return key, report
+        return report
 
     def start(key, values) -> RunnerState:
         init_key, run_key = jax.random.split(key)
-        return RunnerState(algorithm_for(values).init(init_key), run_key, jnp.asarray(0), jnp.asarray(0))
+        eval_key = jax.random.fold_in(key, EVAL_STREAM)
+        return RunnerState(algorithm_for(values).init(init_key), run_key, eval_key, jnp.asarray(0), jnp.asarray(0))
 
-    def updates(rs: RunnerState, values, halted: jax.Array) -> RunnerState:
+    def updates(rs: RunnerState, values, halted: jax.Array) -> tuple[RunnerState, jax.Array]:
+        """One row's updates: up to `eval_every`, none once it has spent its budget or is halted.
+
+        A `while_loop`, not a scan: vmapped over rows, it runs while any row is active (rows that
+        are done keep their state), so the compiled chunk ends as soon as every row has spent its
+        budget instead of computing ES generations past it only to mask them. Returns the updates
+        done, whose maximum over rows is the number the call computed."""
         algorithm = algorithm_for(values)
 
-        def one_update(rs: RunnerState, _):
+        def active(carry) -> jax.Array:
+            done, rs = carry
+            return jnp.logical_and(done < static_config.eval_every,
+                                   jnp.logical_and(rs.env_steps < budget, jnp.logical_not(halted)))
+
+        def one_update(carry):
+            done, rs = carry
             key, update_key = jax.random.split(rs.key)
-            active = jnp.logical_and(rs.env_steps < budget, jnp.logical_not(halted))
             new_state, metrics = algorithm.update(rs.algo_state, update_key)
-            algo_state = jax.tree.map(lambda n, o: jnp.where(active, n, o), new_state, rs.algo_state)
-            steps = jnp.where(active, metrics["env_steps"].astype(jnp.int32), 0)
-            return RunnerState(algo_state, key, rs.env_steps + steps, rs.updates + active), None
+            steps = metrics["env_steps"].astype(jnp.int32)
+            return done + 1, RunnerState(new_state, key, rs.eval_key, rs.env_steps + steps, rs.updates + 1)
 
-        rs, _ = jax.lax.scan(one_update, rs, None, length=static_config.eval_every)
-        return rs
+        done, rs = jax.lax.while_loop(active, one_update, (jnp.asarray(0, jnp.int32), rs))
+        return rs, done
 
-    return jax.vmap(start), jax.vmap(updates), jax.vmap(evaluate)
+    def batch_updates(rs: RunnerState, values, halted: jax.Array) -> tuple[RunnerState, jax.Array]:
+        rs, done = jax.vmap(updates)(rs, values, halted)
+        return rs, done.max()
+
+    return jax.vmap(start), batch_updates, jax.vmap(evaluate)
 
 
 @lru_cache(maxsize=16)
@@ -172,16 +197,22 @@ def _compile(algo: str, env_name: str, static_config: BaseConfig, budget: int, r
     values = {k: jax.ShapeDtypeStruct(v.shape, v.dtype)
               for k, v in _traced_arrays([static_config], rows).items()}
     began = time.perf_counter()
-    with compile_cache.CacheWatch() as watch, sharding.use_mesh(sharding.make_mesh(shard)):
+    mesh = sharding.make_mesh(shard)
+    # Traced and lowered here, one after another (tracing holds the GIL); compiled on threads at
+    # once, since XLA compiles outside the GIL: on 2 cores the three compiles overlap.
+    with compile_cache.CacheWatch() as watch, sharding.use_mesh(mesh), ThreadPoolExecutor(3) as pool:
         keys = jax.ShapeDtypeStruct((rows, 2), jnp.uint32)
-        start_c = jax.jit(start).lower(keys, values).compile()
+        start_c = pool.submit(jax.jit(start).lower(keys, values).compile)
         state_shape = jax.eval_shape(start, keys, values)
-        updates_c = jax.jit(updates, donate_argnums=0).lower(
-            state_shape, values, jax.ShapeDtypeStruct((rows,), bool)).compile()
-        # evaluate reads the state where updates leaves it (e.g. PPO's environments split over devices)
-        placed = jax.tree.map(lambda s, where: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=where),
-                              state_shape, updates_c.input_shardings[0][0])
-        evaluate_c = jax.jit(evaluate).lower(placed, values).compile()
+        updates_c = pool.submit(jax.jit(updates, donate_argnums=0).lower(
+            state_shape, values, jax.ShapeDtypeStruct((rows,), bool)).compile)
+        if mesh is None:
+            evaluate_c = pool.submit(jax.jit(evaluate).lower(state_shape, values).compile)
+        else:  # evaluate reads the state where updates leaves it (e.g. PPO's environments split over devices)
+            placed = jax.tree.map(lambda s, where: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=where),
+                                  state_shape, updates_c.result().input_shardings[0][0])
+            evaluate_c = pool.submit(jax.jit(evaluate).lower(placed, values).compile)
+        start_c, updates_c, evaluate_c = start_c.result(), updates_c.result(), evaluate_c.result()
     return Compiled(start_c, updates_c, evaluate_c, time.perf_counter() - began, watch.cached)
 
 
@@ -259,7 +290,8 @@ def train_many(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Ma
     halted = np.zeros(rows, bool)
     errors = [""] * rows
     evals: list[list[EvalPoint]] = [[] for _ in range(rows)]
-    run_s = 0.0
+    run_s = 0.0  # the call's (all rows'): each configuration's share is run_s / len(configs)
+    computed = 0
 
     def record(report, rows_now) -> None:
         for i in rows_now:
@@ -289,6 +321,7 @@ def train_many(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Ma
         state, report = compiled.chunk(state, values, jnp.asarray(halted))
         report = jax.tree.map(np.asarray, jax.block_until_ready(report))
         run_s += time.perf_counter() - start
+        computed += int(report["computed"])
         record(report, np.flatnonzero(active))
         if hooks is not None:  # outside run_s: checkpointing is not training time
             hooks.after_chunk(state, evals, halted, errors, run_s)
@@ -300,15 +333,16 @@ def train_many(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Ma
 
     env_steps, updates = np.asarray(state.env_steps), np.asarray(state.updates)
     device, versions, agents = device_name(), library_versions(), make(env).spec.num_agents
+    call = CallTiming(uuid.uuid4().hex[:16], len(configs), rows, compiled.compile_s, run_s, computed)
     results = []
     for c, config in enumerate(configs):
         seed_results = tuple(
             SeedResult(seed, "diverged" if halted[i] else "done", errors[i], int(env_steps[i]), int(updates[i]),
-                       tuple(evals[i]))
+                       tuple(dataclasses.replace(p, wall_s=p.wall_s * call.share) for p in evals[i]))
             for seed, i in zip(seeds, range(c * len(seeds), (c + 1) * len(seeds))))
-        results.append(TrainResult(algo, env, as_dict(config), budget, seed_results, compiled.compile_s, run_s,
-                                   device, versions, agents, compile_cached=compiled.cached,
-                                   group_size=len(configs)))
+        results.append(TrainResult(algo, env, as_dict(config), budget, seed_results, call.compile_s * call.share,
+                                   run_s * call.share, device, versions, agents, compile_cached=compiled.cached,
+                                   call=call))
     if hooks is not None:
         hooks.finished(state, results)
     return results

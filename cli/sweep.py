@@ -34,7 +34,9 @@ def executor_settings(args: argparse.Namespace, sweep_file) -> "ExecutorConfig":
     from eggroll_bench.sweeps.sweepfile import load_executor_table
 
     return settings({"kind": args.executor, "workers": args.workers, "address": args.address,
-                     "cpus_per_trial": args.ray_cpus_per_trial}, load_executor_table(sweep_file))
+                     "cpus_per_trial": args.ray_cpus_per_trial, "trial_timeout": args.trial_timeout,
+                     "devices_per_trial": args.devices_per_trial},
+                    load_executor_table(sweep_file))
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
@@ -165,13 +167,20 @@ def add_executor_flags(p: argparse.ArgumentParser) -> None:
                    help="local: a pool of trial processes on this machine (default); ray: one Ray task per trial "
                         "(needs the [ray] extra)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="trials at once (local default: the number of GPUs, each trial seeing one, else 1; "
-                        "ray default: what the cluster holds)")
+                   help="trials at once (local default: the GPUs over --devices-per-trial, each trial seeing "
+                        "one GPU unless that is set; 1 on CPU; ray default: what the cluster holds)")
+    p.add_argument("--devices-per-trial", type=int, default=None, metavar="D",
+                   help="devices each trial sees and is split over (local default: the GPUs over --workers, so "
+                        "one worker gets them all; on CPU, forced XLA host devices; ray default: 1 GPU)")
     p.add_argument("--address", default=None, metavar="ADDR",
                    help="ray: the cluster to use (auto, host:port or ray://host:port); default: start a local "
                         "cluster for this command and stop it after")
     p.add_argument("--ray-cpus-per-trial", type=float, default=None, metavar="C",
                    help="ray, on a cluster without GPUs: CPUs each trial asks for (default 1)")
+    p.add_argument("--trial-timeout", type=float, default=None, metavar="MINUTES",
+                   help="kill a trial process still running after MINUTES of wall-clock time (start-up and "
+                        "compile included) and record the trial as failed, keeping its last checkpoint for "
+                        "--retry-failed (default: no limit)")
 
 
 def add_parser(subparsers) -> None:

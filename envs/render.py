@@ -29,7 +29,7 @@ ActFn = Callable[[jax.Array, jax.Array], jax.Array]  # act(obs_batch, key) -> ac
 GYMNAX_DRAWN = ("Acrobot-v1", "CartPole-v1", "Pendulum-v1", "MountainCar-v0", "MountainCarContinuous-v0",
                 "Catch-bsuite", "Asterix-MinAtar", "Breakout-MinAtar", "Freeway-MinAtar", "Seaquest-MinAtar",
                 "SpaceInvaders-MinAtar", "Pong-misc", "PointRobot-misc", "MetaMaze-misc", "FourRooms-misc")
-# ... of which these go through gymnasium's pygame renderer (the `[render]` extra)
+# ... of which these go through gymnasium's pygame renderer (pygame is a base dependency)
 GYMNAX_VIA_PYGAME = ("Acrobot-v1", "CartPole-v1", "Pendulum-v1", "MountainCar-v0", "MountainCarContinuous-v0")
 
 
@@ -72,8 +72,8 @@ def _renderer(env: Env) -> str:
         if raw._env.name not in GYMNAX_DRAWN:
             raise NoRenderer(f"{env.spec.name}: gymnax's visualiser draws only {', '.join(GYMNAX_DRAWN)}")
         if raw._env.name in GYMNAX_VIA_PYGAME and importlib.util.find_spec("pygame") is None:
-            raise NoRenderer(f"{env.spec.name}: gymnax draws classic control with pygame, which is not installed "
-                             f"(pip install -e \".[render]\")")
+            raise NoRenderer(f"{env.spec.name}: gymnax draws classic control with pygame, a dependency of "
+                             f"eggroll-bench that is missing here (pip install 'pygame>=2.6.1')")
         return "gif"
     if isinstance(raw, JaxMARLEnv):
         from jaxmarl.environments.mpe.simple import SimpleMPE

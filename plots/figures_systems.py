@@ -1,8 +1,10 @@
 """Systems figures: EGGROLL vs OpenES training time, throughput scaling, multi-agent wall-clock.
 
-Timing of a trial is the mean over its seeds' final rows of `run_s` and `compile_s` (the seeds of
-a trial run together, vmapped, so those rows carry the same numbers); its throughput is the sum of
-the seeds' `steps_per_s` (see `plots.tidy.trial_table`).
+Timing of a trial is the mean over its seeds' final rows of `run_s` and `compile_s`: its share of
+the compiled call it trained in (the call's seconds / the configurations trained in it; see
+`algos.result.CallTiming`), the same on every seed's row. Its throughput is the sum of the seeds'
+`steps_per_s` (see `plots.tidy.trial_table`). The time figure says when the two algorithms it
+compares trained in calls of different sizes.
 """
 from __future__ import annotations
 
@@ -50,6 +52,33 @@ def timing_pairs(trials: pd.DataFrame) -> pd.DataFrame:
         r = best.iloc[0]
         rows.append({"env": env, "eggroll": r["trial_id_e"], "openes": r["trial_id_o"], "matched": True})
     return pd.DataFrame(rows, columns=["env", "eggroll", "openes", "matched"])
+
+
+def speed_up(eggroll: pd.Series, openes: pd.Series) -> float:
+    """OpenES run time / EGGROLL run time of two trials (each its per-configuration share)."""
+    e, o = float(eggroll["run_s"]), float(openes["run_s"])
+    return o / e if e > 0 and np.isfinite(o) else float("nan")
+
+
+def speed_ups(tables: Tables) -> dict[str, float]:
+    """Per task, the speed-up the time figure draws (its pairs from `timing_pairs`)."""
+    trials = tables.trials.set_index("trial_id")
+    out = {}
+    for _, p in timing_pairs(tables.trials).iterrows():
+        if isinstance(p["eggroll"], str) and isinstance(p["openes"], str):
+            if np.isfinite(ratio := speed_up(trials.loc[p["eggroll"]], trials.loc[p["openes"]])):
+                out[p["env"]] = ratio
+    return out
+
+
+def call_size_notes(env: str, eggroll: pd.Series, openes: pd.Series) -> list[str]:
+    """Say when two timed trials shared their calls with different numbers of configurations:
+    vmapping several configurations in one call can make each one's share cheaper than a lone run."""
+    sizes = {name: t.get("call_configs", np.nan) for name, t in (("EGGROLL", eggroll), ("OpenES", openes))}
+    if any(not np.isfinite(v) for v in sizes.values()) or len(set(sizes.values())) == 1:
+        return []
+    said = ", ".join(f"{name} in a call of {v:g} configuration{'s' if v != 1 else ''}" for name, v in sizes.items())
+    return [f"{env}: {said}; times are per-configuration shares, so batching may favour the larger call"]
 
 
 def _first(t: pd.DataFrame):
@@ -101,7 +130,7 @@ def training_time_figure(tables: Tables):
                     "EGGROLL vs OpenES time to compare")
         return "EGGROLL and OpenES never ran on the same task, so there is no time to compare"
     trials = tables.trials.set_index("trial_id")
-    times, notes, ratios, labels = [], [], {}, []
+    times, notes, ratios, labels = [], [], speed_ups(tables), []
     for _, p in pairs.iterrows():
         labels.append(p["env"])
         for algo in ES:
@@ -110,13 +139,12 @@ def training_time_figure(tables: Tables):
                 times.append({"env": p["env"], "algo": algo, "run_s": t["run_s"], "compile_s": t["compile_s"]})
         if isinstance(p["eggroll"], str) and isinstance(p["openes"], str):
             e, o = trials.loc[p["eggroll"]], trials.loc[p["openes"]]
-            if e["run_s"] > 0 and np.isfinite(o["run_s"]):
-                ratios[p["env"]] = o["run_s"] / e["run_s"]
             if p["matched"] and np.isfinite(e["pop_size"]) and np.isfinite(e["hidden"]):
                 labels[-1] = f"{p['env']}\n(pop {e['pop_size']:g}, hidden {e['hidden']:g})"
                 if not e["selected"]:
                     notes.append(f"{p['env']}: timed at settings both algorithms ran, not at EGGROLL's "
                                  "best-return configuration (OpenES did not run that one)")
+            notes += call_size_notes(p["env"], e, o)
             if not p["matched"]:
                 notes.append(f"{p['env']}: EGGROLL and OpenES ran different budgets or settings "
                              f"(pop_size {e['pop_size']:g} vs {o['pop_size']:g}, hidden {e['hidden']:g} vs "
@@ -134,8 +162,9 @@ def training_time_figure(tables: Tables):
     overall = ""
     if ratios:
         overall = f"; geometric mean {np.exp(np.mean(np.log(list(ratios.values())))):.1f}×"
-    ax.set_title(f"EGGROLL vs OpenES training time for the same env-step budget\n"
+    ax.set_title(f"EGGROLL vs OpenES training time per configuration for the same env-step budget\n"
                  f"speed-up = OpenES run time / EGGROLL run time{overall}")
+    notes.append("times: each trial's share of its compiled call (the call's seconds / configurations trained in it)")
     style.algo_legend(fig, ES, bars=True)
     style.footnote(fig, notes)
     return fig

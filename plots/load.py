@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from eggroll_bench.algos.registry import algorithm_names
@@ -27,8 +28,13 @@ REQUIRED: tuple[str, ...] = (
 )
 NUMERIC: tuple[str, ...] = (
     "schema_version", "num_agents", "seed", "env_steps", "updates", "return_mean", "return_std",
-    "wall_s", "compile_s", "run_s", "steps_per_s", "budget", "random_return",
+    "wall_s", "compile_s", "run_s", "steps_per_s", "budget", "random_return", "call_configs", "call_rows",
+    "call_compile_s", "call_run_s", "computed_updates",
 )
+# Schema 1 lacks the call_* columns, and a grouped trial's compile_s / run_s there were its whole
+# call's: its returns read as they are, its times are dropped (NaN) rather than shown wrong.
+READABLE_VERSIONS = (1, SCHEMA_VERSION)
+TIMING = ("wall_s", "compile_s", "run_s", "steps_per_s")
 
 
 class ResultsError(Exception):
@@ -85,6 +91,7 @@ def load_results(results_dir: str | Path) -> pd.DataFrame:
         else:
             df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
     df["num_agents"] = df["num_agents"].fillna(1).astype(int)
+    df.loc[df["schema_version"] < SCHEMA_VERSION, list(TIMING)] = np.nan
     return df.reset_index(drop=True)
 
 
@@ -100,7 +107,7 @@ def check_schema(df: pd.DataFrame, source: str | Path = "results") -> None:
     if df.empty:
         raise ResultsError(f"no results in {source}: the table has a header but no rows")
     versions = pd.to_numeric(df["schema_version"], errors="coerce")
-    bad = sorted({str(v) for v in versions.unique() if v != SCHEMA_VERSION})
+    bad = sorted({str(v) for v in versions.unique() if v not in READABLE_VERSIONS})
     if bad:
         numeric = [float(v) for v in bad if v != "nan"]
         if numeric and max(numeric) > SCHEMA_VERSION:
@@ -108,7 +115,7 @@ def check_schema(df: pd.DataFrame, source: str | Path = "results") -> None:
         else:
             advice = "re-run the sweep with this version of eggroll-bench"
         raise ResultsError(f"{source}: schema_version {', '.join(bad)} found, but this eggroll-bench reads "
-                           f"schema version {SCHEMA_VERSION}; {advice}.")
+                           f"schema versions {', '.join(map(str, READABLE_VERSIONS))}; {advice}.")
 
 
 def hparams_frame(hparams: pd.Series) -> pd.DataFrame:

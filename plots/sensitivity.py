@@ -59,13 +59,14 @@ def config_table(tables: Tables) -> pd.DataFrame:
             "seeds": int(ret.size), "return_mean": ret.mean() if ret.size else np.nan,
             "return_sem": float(sem(ret)) if ret.size > 1 else np.nan,
             "normalised_score": mean_score.get(t["trial_id"], np.nan), "score_note": undefined.get(t["env"], ""),
-            "run_s": t["run_s"], "compile_s": t["compile_s"],
+            "run_s": t["run_s"], "compile_s": t["compile_s"], "call_configs": t["call_configs"],
             "statuses": ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())),
             "selected": bool(t["selected"]), "trial_id": t["trial_id"],
         })
         rows.append(row)
     out = pd.DataFrame(rows, columns=["algo", "env", *keys, "seeds", "return_mean", "return_sem", "normalised_score",
-                                      "score_note", "run_s", "compile_s", "statuses", "selected", "trial_id"])
+                                      "score_note", "run_s", "compile_s", "call_configs", "statuses", "selected",
+                                      "trial_id"])
     rank = {**{a: i for i, a in enumerate(algo_order(out["algo"]))},
             **{e: i for i, e in enumerate(task_order(out["env"]))}}
     out["_env"], out["_algo"] = out["env"].map(rank), out["algo"].map(rank)
@@ -78,13 +79,14 @@ def _fmt(value, spec: str) -> str:
 
 
 def config_markdown(table: pd.DataFrame, keys: list[str]) -> str:
-    header = ["algo", "task", *keys, "seeds", "final return (mean ± SEM)", "normalised score", "run s", "statuses", ""]
+    header = ["algo", "task", *keys, "seeds", "final return (mean ± SEM)", "normalised score", "run s",
+              "configs in its call", "statuses", ""]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, r in table.iterrows():
         ret = _fmt(r["return_mean"], ".4g") + ("" if not np.isfinite(r["return_sem"]) else f" ± {_fmt(r['return_sem'], '.2g')}")
         score = _fmt(r["normalised_score"], ".3f") if r["score_note"] == "" else f"– ({r['score_note']})"
         cells = [r["algo"], r["env"], *(r[k] for k in keys), r["seeds"], ret, score, _fmt(r["run_s"], ".1f"),
-                 r["statuses"], "**shown**" if r["selected"] else ""]
+                 _fmt(r["call_configs"], "g"), r["statuses"], "**shown**" if r["selected"] else ""]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -103,12 +105,13 @@ def write_sweep_table(tables: Tables, out_dir: Path) -> list[Path] | str:
                   "values differ between those configurations (– where a trial has no such key). Final return: "
                   "last evaluation of each seed, mean ± SEM over seeds. Normalised score: mean over seeds of "
                   "(R − R_random) / (R_PPO − R_random), R_PPO from the PPO trial in summary.md. **shown**: the "
-                  "configuration the per-task figures and the summary report.\n")
+                  "configuration the per-task figures and the summary report. run s: the trial's share of its compiled "
+                  "call (the call's run seconds / the configurations trained in it, `configs in its call`).\n")
     return [csv, md]
 
 
 _VALUE_COLUMNS = ("seeds", "return_mean", "return_sem", "normalised_score", "score_note", "run_s", "compile_s",
-                  "statuses", "selected", "trial_id")
+                  "call_configs", "statuses", "selected", "trial_id")
 
 
 def file_name(key: str) -> str:

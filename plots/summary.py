@@ -83,8 +83,10 @@ def write_summary(tables: Tables, out_dir: Path) -> list[Path]:
     table.to_csv(csv, index=False)
     md.write_text("# Results summary\n\n" + to_markdown(table) + "\nFinal return: last evaluation of each "
                   "seed. Normalised score: (R − R_random) / (R_PPO − R_random), R_PPO = mean over PPO "
-                  "seeds of the final return. run s / compile s: the trial's call (its seeds run together); "
-                  "env steps / s: all its seeds' env steps per run second."
+                  "seeds of the final return. run s / compile s: the trial's share of the compiled call it "
+                  "trained in (its seeds run together; a call of several configurations splits its seconds "
+                  "evenly between them: sweep_table.md says which shared one); env steps / s: all its seeds' "
+                  "env steps per run second."
                   + (" Configuration: the values of the hyperparameters that differ between the configurations "
                      "of that algorithm and task (all of them: sweep_table.md)." if (table["configs"] > 1).any() else "")
                   + "\n")

@@ -54,7 +54,7 @@ def seed_finals(rows: pd.DataFrame) -> pd.DataFrame:
     index = last_eval.index.union(final.index)
     base = final.reindex(index).combine_first(last_eval.reindex(index))
     out = base[["algo", "env", "num_agents", "budget", "random_return", "hparams",
-                "run_s", "compile_s", "steps_per_s"]].copy()
+                "run_s", "compile_s", "steps_per_s", "call_configs"]].copy()
     # last evaluation first; the final row's own return only for seeds without evaluation rows
     out["final_return"] = last_eval["return_mean"].reindex(index).fillna(final["return_mean"].reindex(index))
     out["env_steps"] = final["env_steps"].reindex(index).fillna(last_eval["env_steps"].reindex(index))
@@ -69,15 +69,18 @@ def seed_finals(rows: pd.DataFrame) -> pd.DataFrame:
 def trial_table(finals: pd.DataFrame, curve_trials: set[str] | frozenset = frozenset()) -> pd.DataFrame:
     """One row per trial: mean final return over seeds, timing, throughput, hparams.
 
-    The seeds of a trial run together in one vmapped call (sweeps/store.py): every final row
-    carries the call's compile_s and run_s, and steps_per_s is that seed's env steps / run_s. So
-    the trial's times are the mean over its final rows and its throughput is the sum.
+    The seeds of a trial run together in one vmapped call, which it may share with other
+    configurations (`algos.result.CallTiming`): every final row carries the trial's share of the
+    call's compile_s and run_s, and steps_per_s is that seed's env steps / run_s. So the trial's
+    times are the mean over its final rows and its throughput is the sum. `call_configs` is how many
+    configurations shared its call (NaN for rows written before calls were recorded).
     """
     agg = finals.groupby("trial_id", sort=False).agg(
         algo=("algo", "first"), env=("env", "first"), num_agents=("num_agents", "first"),
         budget=("budget", "first"), hparams=("hparams", "first"), seeds=("seed", "nunique"),
         mean_return=("final_return", "mean"), run_s=("run_s", "mean"),
         compile_s=("compile_s", "mean"), steps_per_s=("steps_per_s", lambda s: s.sum(min_count=1)),
+        call_configs=("call_configs", "max"),
     ).reset_index()
     hp = hparams_frame(agg["hparams"])
     for key in COMPUTE_KEYS:

@@ -5,30 +5,43 @@ sweep process, which stays the only writer of the results directory: the lock, t
 and resume keep their guarantees however many trials run at once.
 
 - `local` (default): up to `workers` spawned trial processes at once (`sweeps.isolation`), each
-  killed by the kernel if the sweep process dies (PR_SET_PDEATHSIG). With GPUs, `workers`
-  defaults to their number and each trial process sees one of them (`CUDA_VISIBLE_DEVICES`, set
-  before JAX starts); on CPU it defaults to 1.
+  killed by the kernel if the sweep process dies (PR_SET_PDEATHSIG). Each sees its share of the
+  devices (`DevicePlan`, set before JAX starts), over which the runner splits the trial: with GPUs,
+  `workers` defaults to their number over `devices_per_trial` and `devices_per_trial` to their
+  number over `workers`, so by default each trial gets one GPU, and with one worker all of them;
+  on CPU `workers` defaults to 1.
 - `ray`: each trial is a Ray task (`max_retries=0`: a failure is recorded, `--retry-failed` reruns
   it; `max_calls=1`: a fresh worker process per trial, as locally) on the cluster at `address`, or
-  on a local cluster started and stopped here. A task asks for one GPU where the cluster has GPUs,
-  else `cpus_per_trial` CPUs.
+  on a local cluster started and stopped here. A task asks for `devices_per_trial` GPUs (default
+  1) where the cluster has GPUs, else `cpus_per_trial` CPUs.
+
+Both stop a trial still running `trial_timeout` minutes after it started (local: its process is
+SIGKILLed; Ray: counted from submission, the task is cancelled with force) and hand back
+`TrialTimedOut`, a failed trial like any other crash, so a hung trial never holds its slot for ever.
 
 Every trial process gets the sweep process's plugin modules (`plugins.loaded_modules()`) and
 compile-cache setting before it trains. Nothing here imports JAX, and Ray only when it is used.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import os
+import re
 import shutil
 import socket
 import subprocess
+import time
+import uuid
 from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_connections
-from typing import Any, Callable, Hashable, Mapping
+from pathlib import Path
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
-from eggroll_bench.sweeps.isolation import (IsolatedTrial, TrialCrashed, TrialRaised, prepare_trial_process,
-                                            resolve_train)
+from eggroll_bench.files import write_atomic
+from eggroll_bench.sweeps.isolation import (IsolatedTrial, TrialCrashed, TrialRaised, TrialTimedOut,
+                                            prepare_trial_process, resolve_train)
 
 KINDS = ("local", "ray")
 RAY_INSTALL = 'pip install -e ".[ray]"'
@@ -41,32 +54,58 @@ class ExecutorError(ValueError):
     """The executor settings cannot be used (unknown kind, workers < 1, no Ray, unreachable address)."""
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_setting(key: str, value: Any) -> None:
+    """Refuse one executor setting that cannot be used (`ExecutorError` "key = value: expected ..."),
+    for the command line and a sweep file's [executor] table alike; None means not set."""
+    if value is None:
+        return
+    if key == "kind" and value not in KINDS:
+        raise ExecutorError(f"kind = {value!r}: allowed: {', '.join(repr(k) for k in KINDS)}")
+    if key == "workers" and not (_is_number(value) and isinstance(value, int) and value >= 1):
+        raise ExecutorError(f"workers = {value!r}: expected an integer >= 1")
+    if key == "cpus_per_trial" and not (_is_number(value) and value > 0):
+        raise ExecutorError(f"cpus_per_trial = {value!r}: expected a number > 0")
+    if key == "address" and (not isinstance(value, str) or not value.strip()):
+        raise ExecutorError(f"address = {value!r}: expected 'auto', 'host:port' or 'ray://host:port'")
+    if key == "devices_per_trial" and not (_is_number(value) and isinstance(value, int) and value >= 1):
+        raise ExecutorError(f"devices_per_trial = {value!r}: expected an integer >= 1 (the devices one trial "
+                            f"is split over)")
+    if key == "trial_timeout" and not (_is_number(value) and value > 0):
+        raise ExecutorError(f"trial_timeout = {value!r}: expected minutes of wall-clock time per trial "
+                            f"(a number > 0, e.g. 90 or 0.5)")
+
+
 @dataclass(frozen=True)
 class ExecutorConfig:
     kind: str = "local"
     workers: int | None = None  # None: local GPUs (or 1 on CPU); on Ray, what the cluster can hold
     address: str | None = None  # Ray only; None starts a local cluster
     cpus_per_trial: float = 1.0  # Ray only, on a cluster without GPUs
+    trial_timeout: float | None = None  # minutes of wall-clock time a trial process may run (None: no limit)
+    devices_per_trial: int | None = None  # devices a trial is split over (None: local, all over workers; Ray, 1)
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ExecutorError(f"executor {self.kind!r} is unknown; allowed: {', '.join(KINDS)}")
-        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
-                                         or self.workers < 1):
-            raise ExecutorError(f"workers = {self.workers!r}: expected an integer >= 1")
-        if isinstance(self.cpus_per_trial, bool) or not isinstance(self.cpus_per_trial, (int, float)) \
-                or not self.cpus_per_trial > 0:
-            raise ExecutorError(f"cpus_per_trial = {self.cpus_per_trial!r}: expected a number > 0")
-        if self.address is not None and (not isinstance(self.address, str) or not self.address.strip()):
-            raise ExecutorError(f"address = {self.address!r}: expected 'auto', 'host:port' or 'ray://host:port'")
+        for key in SETTINGS:
+            check_setting(key, getattr(self, key))
         if self.kind == "local" and self.address is not None:
             raise ExecutorError(f"address = {self.address!r} is for the Ray executor; add --executor ray "
                                 f"(or kind = \"ray\" in [executor])")
 
+    @property
+    def timeout_s(self) -> float | None:
+        return None if self.trial_timeout is None else float(self.trial_timeout) * 60
+
+
+SETTINGS = tuple(ExecutorConfig.__dataclass_fields__)  # the keys of [executor] and of `settings`
+
 
 def settings(command_line: Mapping[str, Any], table: Mapping[str, Any] | None = None) -> ExecutorConfig:
     """Executor settings from a sweep file's `[executor]` table, overridden by the command line's
-    (keys kind, workers, address, cpus_per_trial; None on the command line means not given)."""
+    (keys: `SETTINGS`; None on the command line means not given)."""
     merged = {k: v for k, v in (table or {}).items()}
     merged.update({k: v for k, v in command_line.items() if v is not None})
     return ExecutorConfig(**merged)
@@ -90,19 +129,104 @@ def local_gpus() -> list[str]:
     return [str(i) for i, line in enumerate(l for l in out.splitlines() if l.startswith("GPU "))]
 
 
-class LocalPool:
-    """Up to `slots` trial processes at once; slot i sees GPU `gpus[i % len(gpus)]` when there are GPUs."""
+HOST_DEVICES_FLAG = "--xla_force_host_platform_device_count"
+_HOST_DEVICES = re.compile(rf"{HOST_DEVICES_FLAG}=(\S*)")
 
-    def __init__(self, config: ExecutorConfig, train: TrainFn | None, env: Mapping[str, str], modules: tuple[str, ...]):
-        self.gpus = local_gpus()
-        self.slots = config.workers or max(1, len(self.gpus))
-        self.train, self.env, self.modules = train, dict(env), tuple(modules)
-        self._free = list(range(self.slots))
-        self._running: dict[Any, tuple[Hashable, int, IsolatedTrial]] = {}  # connection -> (job, slot, trial)
+
+def host_devices(xla_flags: str) -> int | None:
+    """The CPU device count forced in `XLA_FLAGS` (None: not forced, JAX's CPU is one device)."""
+    found = _HOST_DEVICES.findall(xla_flags)
+    return int(found[-1]) if found and found[-1].isdigit() else None
+
+
+def with_host_devices(xla_flags: str, count: int) -> str:
+    """`XLA_FLAGS` with the forced CPU device count set to `count` (other flags kept)."""
+    return " ".join([_HOST_DEVICES.sub("", xla_flags).strip(), f"{HOST_DEVICES_FLAG}={count}"]).strip()
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    """How a local pool divides this machine's devices: `slots` trial processes at once, each seeing
+    `per_trial` devices, over which the runner splits the trial (`algos.sharding`).
+
+    On GPUs slot i sees its own slice of `gpus` (`CUDA_VISIBLE_DEVICES`; slices wrap round and are
+    shared, without JAX's pre-allocation, when slots x per_trial exceeds the GPUs). On CPU a trial
+    sees `per_trial` host devices (XLA's forced host device count), which is how CPU runs split.
+    """
+
+    gpus: tuple[str, ...]
+    xla_flags: str  # the sweep process's XLA_FLAGS (on CPU it may force several host devices)
+    slots: int
+    per_trial: int
+
+    def env(self, slot: int) -> dict[str, str]:
+        """The environment trial process `slot` starts JAX with."""
+        if self.gpus:
+            n = len(self.gpus)
+            env = {"CUDA_VISIBLE_DEVICES": ",".join(self.gpus[(slot * self.per_trial + k) % n]
+                                                    for k in range(self.per_trial))}
+            if self.slots * self.per_trial > n:  # GPUs are shared: JAX must not pre-allocate 75% of each
+                env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+            return env
+        if self.per_trial > 1 or host_devices(self.xla_flags) is not None:
+            return {"XLA_FLAGS": with_host_devices(self.xla_flags, self.per_trial)}
+        return {}
 
     def describe(self) -> str:
-        where = f"one of {len(self.gpus)} GPUs each" if self.gpus else "CPU"
-        return f"local pool of {self.slots} trial process{'es' if self.slots > 1 else ''} ({where})"
+        if self.gpus:
+            return f"{len(self.gpus)} GPUs, {self.per_trial} per trial"
+        return "CPU" + (f", {self.per_trial} host devices per trial" if self.per_trial > 1 else "")
+
+
+def plan_devices(gpus: Sequence[str], xla_flags: str, workers: int | None,
+                 devices_per_trial: int | None) -> DevicePlan:
+    """Divide the local devices: `workers` defaults to the GPUs / `devices_per_trial` (1 on CPU), and
+    `devices_per_trial` to the devices / `workers` (at least 1), so that with neither set each trial
+    gets one GPU, and with one worker it gets all of them (CPU: every forced host device)."""
+    count = len(gpus) if gpus else (host_devices(xla_flags) or 1)
+    if gpus and devices_per_trial is not None and devices_per_trial > count:
+        raise ExecutorError(f"devices_per_trial = {devices_per_trial}: this machine has {count} GPU"
+                            f"{'s' if count > 1 else ''} (CUDA_VISIBLE_DEVICES / nvidia-smi); use at most {count}")
+    if workers is None:
+        workers = max(1, count // devices_per_trial) if gpus and devices_per_trial else (count if gpus else 1)
+    per_trial = devices_per_trial or max(1, count // workers)
+    return DevicePlan(tuple(gpus), xla_flags, workers, per_trial)
+
+
+class _Waiting:
+    """`wait` for both executors, over their `_poll` (which may come back empty: a wait for the
+    first time limit can end a moment before it)."""
+
+    _running: dict
+
+    def _poll(self) -> list[tuple[Hashable, Outcome]]:
+        raise NotImplementedError
+
+    def wait(self) -> list[tuple[Hashable, Outcome]]:
+        """Block until at least one running trial is over or past the time limit; (job, result or
+        exception) of each that is (`TrialTimedOut` for a trial killed at its limit)."""
+        while True:
+            done = self._poll()
+            if done or not self._running:
+                return done
+
+
+class LocalPool(_Waiting):
+    """Up to `slots` trial processes at once, each seeing its share of the devices (`DevicePlan`)."""
+
+    def __init__(self, config: ExecutorConfig, train: TrainFn | None, env: Mapping[str, str], modules: tuple[str, ...]):
+        self.devices = plan_devices(local_gpus(), os.environ.get("XLA_FLAGS", ""), config.workers,
+                                    config.devices_per_trial)
+        self.slots = self.devices.slots
+        self.train, self.env, self.modules = train, dict(env), tuple(modules)
+        self.timeout_s = config.timeout_s
+        self._free = list(range(self.slots))
+        # connection -> (job, slot, trial, monotonic start)
+        self._running: dict[Any, tuple[Hashable, int, IsolatedTrial, float]] = {}
+
+    def describe(self) -> str:
+        return (f"local pool of {self.slots} trial process{'es' if self.slots > 1 else ''} "
+                f"({self.devices.describe()})" + _limit(self.timeout_s))
 
     def start(self) -> None:
         pass
@@ -113,34 +237,72 @@ class LocalPool:
 
     def submit(self, job: Hashable, args: tuple, kwargs: dict) -> None:
         slot = self._free.pop(0)
-        env = dict(self.env)
-        if self.gpus:
-            env["CUDA_VISIBLE_DEVICES"] = self.gpus[slot % len(self.gpus)]
-            if self.slots > len(self.gpus):  # GPUs are shared: JAX must not pre-allocate 75% of each
-                env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+        env = {**self.env, **self.devices.env(slot)}
         trial = IsolatedTrial(self.train, args, kwargs, env=env, modules=self.modules)
-        self._running[trial.connection] = (job, slot, trial)
+        self._running[trial.connection] = (job, slot, trial, time.monotonic())
 
-    def wait(self) -> list[tuple[Hashable, Outcome]]:
-        """Block until at least one running trial is over; (job, result or exception) of each that is."""
+    def _poll(self) -> list[tuple[Hashable, Outcome]]:
         done = []
-        for conn in wait_connections(list(self._running)):
-            job, slot, trial = self._running.pop(conn)
+        starts = {conn: started for conn, (_, _, _, started) in self._running.items()}
+        for conn in wait_connections(list(self._running), _until_first_limit(starts.values(), self.timeout_s)):
+            job, slot, trial, _ = self._running.pop(conn)
             self._free.append(slot)
             try:
                 done.append((job, trial.result()))
             except (TrialRaised, TrialCrashed) as err:
                 done.append((job, err))
+        for conn in _past_limit(starts, self.timeout_s):
+            if conn in self._running:
+                job, slot, trial, _ = self._running.pop(conn)
+                self._free.append(slot)
+                trial.kill()
+                done.append((job, TrialTimedOut(self.timeout_s)))
         return done
 
     def close(self) -> None:
-        for _, _, trial in self._running.values():
+        for _, _, trial, _ in self._running.values():
             trial.close()
         self._running.clear()
 
 
-def _ray_trial(train: TrainFn | None, args: tuple, kwargs: dict, env: Mapping[str, str], modules: tuple[str, ...]):
-    """A trial as a Ray task (a fresh worker process: `max_calls=1`)."""
+def _limit(timeout_s: float | None) -> str:
+    return "" if timeout_s is None else f", each stopped after {round(timeout_s, 1):g} s (trial_timeout)"
+
+
+def _until_first_limit(starts, timeout_s: float | None) -> float | None:
+    """Seconds until the earliest running trial reaches its limit (None: no limit, wait for ever)."""
+    if timeout_s is None:
+        return None
+    return max(0.0, min(starts) + timeout_s - time.monotonic())
+
+
+def _past_limit(starts: Mapping[Any, float], timeout_s: float | None) -> list:
+    """The running trials (keys of `starts`) that have reached their time limit."""
+    if timeout_s is None:
+        return []
+    now = time.monotonic()
+    return [key for key, started in starts.items() if now - started >= timeout_s]
+
+
+TOKEN_PREFIX = ".ray-visible-"  # the file a Ray task must see in the results directory
+
+
+class ResultsNotVisible(RuntimeError):
+    """A Ray worker cannot see the sweep's results directory (another node, no shared filesystem)."""
+
+
+def _ray_trial(train: TrainFn | None, args: tuple, kwargs: dict, env: Mapping[str, str], modules: tuple[str, ...],
+               token: str | None = None):
+    """A trial as a Ray task (a fresh worker process: `max_calls=1`). It writes its policies and
+    checkpoints into the sweep's results directory itself, so it first checks that it sees that
+    directory: the driver's `token` file, under a random name, must be there."""
+    if token is not None and not os.path.exists(token):
+        raise ResultsNotVisible(
+            f"the results directory {os.path.dirname(token)} is not visible from the Ray worker on "
+            f"{socket.gethostname()}: it cannot see {os.path.basename(token)}, which the sweep process wrote "
+            f"there. Trials write their policies and checkpoints into it, and the sweep must find them to resume "
+            f"and clean up: on a multi-node cluster put the results directory (--out) on a filesystem shared by "
+            f"every node and the sweep process (NFS, a cluster filesystem), mounted at the same path")
     prepare_trial_process(dict(env), modules)
     return resolve_train(train)(*args, **kwargs)
 
@@ -169,17 +331,26 @@ def check_address(address: str) -> None:
                             f"(`ray start --head`) or fix the address") from None
 
 
-class RayExecutor:
-    """Trials as Ray tasks on the cluster at `address`, or on a local cluster started here."""
+class RayExecutor(_Waiting):
+    """Trials as Ray tasks on the cluster at `address`, or on a local cluster started here.
 
-    def __init__(self, config: ExecutorConfig, train: TrainFn | None, env: Mapping[str, str], modules: tuple[str, ...]):
+    With `out` (the results directory), `start` writes a token file under a random name there and
+    every task checks it sees it before training; one that does not stops the sweep with
+    `ExecutorError` (a multi-node cluster needs the directory on a shared filesystem)."""
+
+    def __init__(self, config: ExecutorConfig, train: TrainFn | None, env: Mapping[str, str], modules: tuple[str, ...],
+                 out: str | os.PathLike | None = None):
         self.ray = import_ray()
         if config.address is not None:
             check_address(config.address)
         self.config, self.train, self.env, self.modules = config, train, dict(env), tuple(modules)
+        self.out = None if out is None else os.path.abspath(out)  # a worker's cwd is not this process's
+        self.token: str | None = None
         self.slots = config.workers or 1
+        self.timeout_s = config.timeout_s
         self._started_cluster = False
         self._running: dict[Any, Hashable] = {}  # ObjectRef -> job
+        self._started: dict[Any, float] = {}  # ObjectRef -> monotonic submission time (the limit counts from it)
         self._options: dict[str, Any] = {}
         self._where = ""
 
@@ -202,20 +373,37 @@ class RayExecutor:
                                     f"({type(err).__name__}: {err})") from None
         resources = ray.cluster_resources()
         gpus, cpus = int(resources.get("GPU", 0)), resources.get("CPU", 0)
+        per_trial = self.config.devices_per_trial or 1
         if gpus:
-            self._options = {"num_gpus": 1, "num_cpus": 1}
-            capacity = gpus
+            # a task's GPUs must sit on one node: Ray would leave a bigger request pending for ever
+            per_node = max((int(n["Resources"].get("GPU", 0)) for n in ray.nodes() if n.get("Alive")), default=0)
+            if per_trial > per_node:
+                raise ExecutorError(f"devices_per_trial = {per_trial}: the Ray cluster's nodes have at most "
+                                    f"{per_node} GPUs each, and one trial's GPUs must be on one node")
+            self._options = {"num_gpus": per_trial, "num_cpus": 1}
+            capacity = gpus // per_trial
+            each = f"{per_trial} GPU{'s' if per_trial > 1 else ''}"
         else:
             self._options = {"num_cpus": self.config.cpus_per_trial}
             capacity = int(cpus // self.config.cpus_per_trial)
+            each = f"{self.config.cpus_per_trial:g} CPUs"
+            if per_trial > 1:  # as the local pool on CPU: the trial splits over that many host devices
+                self.env["XLA_FLAGS"] = with_host_devices(os.environ.get("XLA_FLAGS", ""), per_trial)
+                each += f", {per_trial} host devices"
         if capacity < 1:
             raise ExecutorError(f"the Ray cluster has {cpus:g} CPUs and no GPU: not enough for one trial at "
                                 f"cpus_per_trial = {self.config.cpus_per_trial:g}")
         self.slots = self.config.workers or capacity
         self._remote = ray.remote(max_retries=0, max_calls=1)(_ray_trial).options(**self._options)
+        if self.out is not None:
+            for stale in Path(self.out).glob(f"{TOKEN_PREFIX}*"):  # left by a killed sweep (the lock is ours now)
+                stale.unlink(missing_ok=True)
+            self.token = os.path.join(self.out, f"{TOKEN_PREFIX}{uuid.uuid4().hex}")
+            write_atomic(Path(self.token), f"written by the sweep process on {socket.gethostname()}, pid "
+                                           f"{os.getpid()}; removed when it ends\n")
         self._where = (f"Ray cluster {'started here' if self._started_cluster else self.config.address} "
-                       f"({cpus:g} CPUs, {gpus} GPUs), {self.slots} trials at once, each with "
-                       + ("1 GPU" if gpus else f"{self.config.cpus_per_trial:g} CPUs"))
+                       f"({cpus:g} CPUs, {gpus} GPUs), {self.slots} trials at once, each with {each}"
+                       + _limit(self.timeout_s))
 
     def describe(self) -> str:
         return self._where or "Ray"
@@ -225,19 +413,30 @@ class RayExecutor:
         return len(self._running)
 
     def submit(self, job: Hashable, args: tuple, kwargs: dict) -> None:
-        ref = self._remote.remote(self.train, args, kwargs, self.env, self.modules)
+        ref = self._remote.remote(self.train, args, kwargs, self.env, self.modules, self.token)
         self._running[ref] = job
+        self._started[ref] = time.monotonic()
 
-    def wait(self) -> list[tuple[Hashable, Outcome]]:
+    def _poll(self) -> list[tuple[Hashable, Outcome]]:
         ray = self.ray
-        ready, _ = ray.wait(list(self._running), num_returns=1)
+        starts = dict(self._started)
+        ready, _ = ray.wait(list(self._running), num_returns=1,
+                            timeout=_until_first_limit(starts.values(), self.timeout_s))
         done = []
+        for ref in _past_limit(starts, self.timeout_s):
+            if ref not in ready:
+                ray.cancel(ref, force=True)  # kills the task's worker process
+                self._started.pop(ref)
+                done.append((self._running.pop(ref), TrialTimedOut(self.timeout_s)))
         for ref in ready:
+            self._started.pop(ref)
             job = self._running.pop(ref)
             try:
                 done.append((job, ray.get(ref)))
             except ray.exceptions.RayTaskError as err:  # the trial raised
                 cause = err.cause if getattr(err, "cause", None) is not None else err
+                if isinstance(cause, ResultsNotVisible):  # every trial on that node would fail so: stop here
+                    raise ExecutorError(str(cause)) from None
                 done.append((job, TrialRaised(f"{type(cause).__name__}: {cause}".splitlines()[0], str(err))))
             except ray.exceptions.RayError as err:  # its worker died (signal, OOM), its node left, ...
                 first = str(err).strip().splitlines()[0] if str(err).strip() else ""
@@ -252,14 +451,20 @@ class RayExecutor:
             except Exception:  # noqa: BLE001 — best effort: the driver's exit ends its tasks anyway
                 pass
         self._running.clear()
+        self._started.clear()
+        if self.token is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.token)
+            self.token = None
         if self._started_cluster and ray.is_initialized():
             ray.shutdown()
             self._started_cluster = False
 
 
 def make_executor(config: ExecutorConfig, train: TrainFn | None, env: Mapping[str, str],
-                  modules: tuple[str, ...]):
-    """The executor for `config`, checked (Ray importable, address reachable) but not started."""
+                  modules: tuple[str, ...], out: str | os.PathLike | None = None):
+    """The executor for `config`, checked (Ray importable, address reachable) but not started; `out`
+    is the results directory the trials write to (Ray checks each worker sees it)."""
     if config.kind == "ray":
-        return RayExecutor(config, train, env, modules)
+        return RayExecutor(config, train, env, modules, out)
     return LocalPool(config, train, env, modules)

@@ -78,6 +78,13 @@ class TrialCrashed(Exception):
     """The trial's process died without reporting: a signal or a hard exit (the message says which)."""
 
 
+class TrialTimedOut(TrialCrashed):
+    """The trial ran past the sweep's `trial_timeout` and was killed (its checkpoint is kept)."""
+
+    def __init__(self, timeout_s: float):
+        super().__init__(f"timed out after {round(timeout_s, 1):g} s (trial_timeout); its process was killed")
+
+
 class TrialRaised(Exception):
     """The trial raised in its process; `traceback` is the child's formatted traceback."""
 
@@ -125,6 +132,13 @@ class IsolatedTrial:
         if status == "raised":
             raise TrialRaised(payload, child_tb)
         return payload
+
+    def kill(self) -> None:
+        """End the trial now (SIGKILL: a hung trial may ignore SIGTERM) and release its pipe."""
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.connection.close()
 
     def close(self) -> None:
         """Release the pipe; a trial still running (the sweep was interrupted) is ended, not left behind."""

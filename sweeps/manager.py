@@ -8,7 +8,10 @@ Outcomes: `failed` (the training call raised, or with `isolate` its process died
 its error, the sweep goes on, and the exit status is 1. `diverged` (non-finite parameters or
 returns, reported by the runner) is a result about the configuration, not a fault of the run:
 recorded, exit status unaffected, and a diverged trial is never chosen as a tune winner.
-`--retry-failed` re-runs failed trials (their old rows are replaced, never duplicated).
+`--retry-failed` re-runs failed trials (their old rows are replaced, never duplicated). A trial's
+checkpoint is discarded once it is recorded done or diverged; a failed trial keeps its checkpoint,
+so that its retry resumes from there (a failure is mostly the process's: killed, out of memory, a
+lost Ray node, its time limit) instead of from step 0.
 
 `isolate=True` runs each trial in a fresh process (`sweeps.isolation`), on the executor chosen
 (`sweeps.executors`: up to N local trial processes at once, or Ray tasks): an XLA compile that
@@ -115,7 +118,8 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
 
     `train` defaults to `algos.runner.train`; with `isolate` it must be a module-level function
     (the child process imports it). With `isolate`, `executor` says where the trial processes run
-    (`sweeps.executors`: a local pool of `workers`, or Ray); this process alone writes the results.
+    (`sweeps.executors`: a local pool of `workers`, or Ray, with an optional `trial_timeout`); this
+    process alone writes the results.
 
     With the runner's `train`, each trial saves its seeds' final policies under `DIR/policies/`
     (`save_policies`, default: the sweep file's `save_policies`) and checkpoints its training state
@@ -138,6 +142,12 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     if not isolate and (settings.kind != "local" or (settings.workers or 1) > 1):
         raise ExecutorError("--in-process runs one trial at a time in the sweep's own process; drop it to run "
                             "trials in parallel (--workers / --executor ray)")
+    if not isolate and settings.trial_timeout is not None:
+        raise ExecutorError("--in-process cannot stop a trial at trial_timeout (only a trial process can be "
+                            "killed); drop --in-process or the time limit")
+    if not isolate and settings.devices_per_trial is not None:
+        raise ExecutorError("--in-process trains on every device the sweep process sees; devices_per_trial is "
+                            "set for trial processes, before they start JAX: drop --in-process or devices_per_trial")
     check_owner(sweep.out, sweep.name)  # read-only: refuse before creating anything
     logger = make_tracker(tracker, sweep.out)
     after = _after_training(sweep, train, save_policies, checkpoint_every)
@@ -147,7 +157,7 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     if max_group is not None and max_group < 1:
         raise SweepError(f"--max-group must be >= 1, got {max_group}")
     job_fn = TRAIN_GROUP if grouped else train
-    pool = make_executor(settings, job_fn, _trial_env(settings), loaded_modules()) if isolate else None
+    pool = make_executor(settings, job_fn, _trial_env(settings), loaded_modules(), sweep.out) if isolate else None
     try:
         with SweepLock(sweep.out, wait=wait, log=log):
             manifest = check_owner(sweep.out, sweep.name)  # again, now that nobody else can write
@@ -205,7 +215,8 @@ def _after_training(sweep: Sweep, train: TrainFn | None, save_policies: bool | N
     if train is not None and getattr(train, "__module__", None) != "eggroll_bench.algos.runner":
         return None
     minutes = next(m for m in (checkpoint_every, sweep.checkpoint_every, DEFAULT_CHECKPOINT_MINUTES) if m is not None)
-    return {"out_dir": str(sweep.out), "checkpoint_every_s": float(minutes) * 60,
+    # absolute: a trial process (a Ray worker above all) need not share this process's working directory
+    return {"out_dir": str(sweep.out.resolve()), "checkpoint_every_s": float(minutes) * 60,
             "save_policies": sweep.save_policies if save_policies is None else bool(save_policies)}
 
 
@@ -252,10 +263,13 @@ def _record(store: ResultsStore, sweep: Sweep, trial: Trial, result, progress: "
     rows = rows_from_result(result, sweep=sweep.name, trial_id=trial.trial_id, suite=trial.suite,
                             random_return=trial.random_return)
     store.append(rows)
-    discard_checkpoint(sweep.out, trial.trial_id)  # its rows are written: the trial never resumes again
+    status = trial_status({s.seed: s.status for s in result.seeds})
+    if status != "failed":  # done or diverged: the trial never resumes again
+        discard_checkpoint(sweep.out, trial.trial_id)
+    # a failed trial keeps it (a killed process, a lost Ray node, a time limit): --retry-failed resumes there
     if logger is not None:
         logger.log_trial(result, trial.trial_id, sweep.name)
-    progress.recorded(trial, result, trial_status({s.seed: s.status for s in result.seeds}))
+    progress.recorded(trial, result, status)
 
 
 def _failed(trial: Trial, seeds: tuple[int, ...], err: Exception, log):

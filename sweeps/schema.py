@@ -9,7 +9,7 @@ exported at the end of each sweep run.
 """
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the call_* columns; a trial's compile_s / run_s became its share of the call's
 
 COLUMNS: tuple[str, ...] = (
     "schema_version",  # int, SCHEMA_VERSION when written
@@ -25,11 +25,12 @@ COLUMNS: tuple[str, ...] = (
     "updates",         # ES generations or PPO updates so far / in total
     "return_mean",     # mean evaluation return (team return for multi-agent)
     "return_std",      # std of evaluation returns over evaluation episodes
-    "wall_s",          # run seconds elapsed at this evaluation point (eval rows; excludes compile)
-    "compile_s",       # seconds spent compiling (final rows)
+    "wall_s",          # the trial's run seconds at this evaluation point (eval rows; excludes compile;
+                       # its share of the call's, as run_s)
+    "compile_s",       # the trial's share of its call's compile seconds: call_compile_s / call_configs (final rows)
     "compile_cached",  # True: the compile was loaded from the persistent cache; "" when it was off (final rows)
-    "run_s",           # seconds spent running, compile excluded (final rows)
-    "steps_per_s",     # env_steps / run_s (final rows)
+    "run_s",           # the trial's share of its call's run seconds: call_run_s / call_configs (final rows)
+    "steps_per_s",     # this seed's env_steps / run_s; summed over a trial's seeds: the trial's throughput
     "status",          # done | diverged | failed
     "error",           # error text for failed / diverged trials, else ""
     "hparams",         # JSON of the resolved hyperparameters (network included)
@@ -38,6 +39,14 @@ COLUMNS: tuple[str, ...] = (
     "versions",        # JSON {"jax": ..., "flax": ..., ...}
     "device",          # e.g. "cpu (2 cores)" or "NVIDIA H100 80GB HBM3"
     "timestamp",       # ISO 8601 UTC, when the row was written
+    # The compiled call the trial trained in (final rows; algos.result.CallTiming). A call trains
+    # call_configs configurations x seeds = call_rows rows side by side; its seconds are shared.
+    "call_id",         # the call's id: trials grouped into one call share it
+    "call_configs",    # configurations trained in the call (1: the trial ran alone)
+    "call_rows",       # rows of the call (configurations x seeds)
+    "call_compile_s",  # the call's compile seconds
+    "call_run_s",      # the call's run seconds, compile excluded
+    "computed_updates",  # updates the call computed (each for all its rows): none past the last row's budget
     "code_version",    # the eggroll-bench that produced it: "0.2.0", "0.2.0+g<commit>" or "...+g<commit>.dirty.<hash>"
 )
 
@@ -45,9 +54,10 @@ COLUMNS: tuple[str, ...] = (
 # Column kinds, for the typed Parquet files (sweeps/store.py). Every column not listed as integer,
 # float or boolean is text.
 BOOL_COLUMNS: tuple[str, ...] = ("compile_cached",)
-INT_COLUMNS: tuple[str, ...] = ("schema_version", "num_agents", "seed", "env_steps", "updates", "budget")
+INT_COLUMNS: tuple[str, ...] = ("schema_version", "num_agents", "seed", "env_steps", "updates", "budget",
+                                "call_configs", "call_rows", "computed_updates")
 FLOAT_COLUMNS: tuple[str, ...] = ("return_mean", "return_std", "wall_s", "compile_s", "run_s", "steps_per_s",
-                                  "random_return")
+                                  "random_return", "call_compile_s", "call_run_s")
 TEXT_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in INT_COLUMNS + FLOAT_COLUMNS + BOOL_COLUMNS)
 
 # The same for every row a trial's run writes (its config and where/when it ran). They stay

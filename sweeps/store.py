@@ -97,9 +97,10 @@ def rows_from_result(result: TrainResult, *, sweep: str, trial_id: str, suite: s
                      random_return: float | None) -> list[dict[str, Any]]:
     """The rows of one finished trial: every seed's eval rows, then one final row per seed.
 
-    `compile_s` and `run_s` belong to the whole call (the seeds ran together, vmapped), so every
-    seed's final row carries the same values; `steps_per_s` is that seed's env steps / run_s, so the
-    sum over a trial's seeds is the throughput of the call.
+    `compile_s` and `run_s` are the trial's share of its call's (`algos.result.CallTiming`), the
+    same on every seed's final row (the seeds ran together, vmapped); `steps_per_s` is that seed's
+    env steps / run_s, so the sum over a trial's seeds is the trial's throughput. The call's own
+    figures are on every final row too (`call_*`).
     """
     common = {
         "schema_version": SCHEMA_VERSION, "sweep": sweep, "trial_id": trial_id, "algo": result.algo,
@@ -109,13 +110,17 @@ def rows_from_result(result: TrainResult, *, sweep: str, trial_id: str, suite: s
         "device": result.device, "timestamp": _now(), "code_version": result.code_version,
     }
     run_s = _num(result.run_s)
+    call = result.call
+    call_columns = {"call_id": ""} if call is None else {
+        "call_id": call.call_id, "call_configs": call.configs, "call_rows": call.rows,
+        "call_compile_s": _num(call.compile_s), "call_run_s": _num(call.run_s), "computed_updates": call.computed_updates}
     rows: list[dict[str, Any]] = []
     for seed in result.seeds:
         for point in seed.evals:
             rows.append({**common, "row_type": "eval", "seed": int(seed.seed), "env_steps": int(point.env_steps),
                          "updates": int(point.updates), "return_mean": float(point.return_mean),
                          "return_std": float(point.return_std), "wall_s": float(point.wall_s),
-                         "status": seed.status, "error": ""})
+                         "status": seed.status, "error": "", "call_id": ""})
         last = seed.final
         rows.append({**common, "row_type": "final", "seed": int(seed.seed), "env_steps": int(seed.env_steps),
                      "updates": int(seed.updates),
@@ -124,7 +129,7 @@ def rows_from_result(result: TrainResult, *, sweep: str, trial_id: str, suite: s
                      "wall_s": float(last.wall_s) if last else None,
                      "compile_s": _num(result.compile_s), "compile_cached": result.compile_cached, "run_s": run_s,
                      "steps_per_s": seed.env_steps / run_s if run_s and run_s > 0 else None,
-                     "status": seed.status, "error": seed.error})
+                     "status": seed.status, "error": seed.error, **call_columns})
     return [{c: row.get(c) for c in COLUMNS} for row in rows]
 
 

@@ -27,8 +27,9 @@ from eggroll_bench.sweeps.store import trial_id
 
 TOP_KEYS = ("name", "description", "out", "mode", "algos", "tasks", "seeds", "budget", "budgets", "set",
             "search", "trials", "search_seed", "from_tune", "imports", "executor", "save_policies",
-            "checkpoint_every")
+            "checkpoint_every", "runs")
 ALGO_KEYS = ("set", "grid")
+RUN_KEYS = ("algo", "task", "budget", "set", "grid")
 MODES = ("tune", "final")
 SEARCHES = ("grid", "random")
 NAMED_BUDGETS = ("quick", "gpu")
@@ -144,8 +145,9 @@ def _parse_seeds(file: _File, value: Any) -> tuple[int, ...]:
                      f"integers", "seeds")
 
 
-def _parse_grid_value(file: _File, algo: str, key: str, value: Any, default: Any, search: str) -> Any:
-    where, grid_table = f"[{algo}.grid]", (f"{algo}.grid",)
+def _parse_grid_value(file: _File, algo: str, key: str, value: Any, default: Any, search: str,
+                      where: str | None = None) -> Any:
+    where, grid_table = where or f"[{algo}.grid]", (f"{algo}.grid",)
     if isinstance(value, dict):
         if search != "random":
             raise file.error(f"{where}: {key} = {value!r}: distributions need search = 'random'; "
@@ -172,26 +174,33 @@ def _parse_grid_value(file: _File, algo: str, key: str, value: Any, default: Any
     return list(value)
 
 
-def _parse_algo_table(file: _File, algo: str, table: Any, search: str) -> tuple[dict, dict]:
-    if not isinstance(table, dict):
-        raise file.error(f"{algo} must be a table with keys {', '.join(ALGO_KEYS)}", algo)
-    for key in table:
-        if key not in ALGO_KEYS:
-            raise _unknown(file, "key", key, ALGO_KEYS, where=f"[{algo}]")
+def _parse_algo_table(file: _File, algo: str, table: Any, search: str, where: str | None = None
+                      ) -> tuple[dict, dict]:
+    """An algorithm's `set` and `grid` tables (`[ppo.set]`, or a run's `set` / `grid` when `where`
+    names the run), checked against its hyperparameters."""
+    if where is None:
+        if not isinstance(table, dict):
+            raise file.error(f"{algo} must be a table with keys {', '.join(ALGO_KEYS)}", algo)
+        for key in table:
+            if key not in ALGO_KEYS:
+                raise _unknown(file, "key", key, ALGO_KEYS, where=f"[{algo}]")
+    name = (lambda part: f"[{algo}.{part}]") if where is None else (lambda part: f"{where} {part}")
     defaults = _defaults(algo)
     fixed, grid = table.get("set", {}), table.get("grid", {})
     for part, values in (("set", fixed), ("grid", grid)):
         if not isinstance(values, dict):
-            raise file.error(f"[{algo}.{part}] must be a table of hyperparameters", algo)
+            raise file.error(f"{name(part)} must be a table of hyperparameters", algo)
         for key in values:
             if key not in defaults:
-                raise _unknown(file, f"{algo} hyperparameter", key, sorted(defaults), where=f"[{algo}.{part}]")
+                raise _unknown(file, f"{algo} hyperparameter", key, sorted(defaults), where=name(part))
     for key, value in fixed.items():
-        _check_type(file, f"[{algo}.set]", key, value, defaults[key])
+        _check_type(file, name("set"), key, value, defaults[key])
     both = sorted(set(fixed) & set(grid))
     if both:
-        raise file.error(f"{algo}: {', '.join(both)} both fixed in [{algo}.set] and searched in [{algo}.grid]", both[0])
-    grid = {k: _parse_grid_value(file, algo, k, v, defaults[k], search) for k, v in grid.items()}
+        raise file.error(f"{algo}: {', '.join(both)} both fixed in {name('set')} and searched in {name('grid')}",
+                         both[0])
+    grid = {k: _parse_grid_value(file, algo, k, v, defaults[k], search, None if where is None else name("grid"))
+            for k, v in grid.items()}
     return dict(fixed), grid
 
 
@@ -242,9 +251,15 @@ def load_sweep(path: str | Path, *, out: str | Path | None = None, defer_from_tu
     for key in data:
         if key not in TOP_KEYS and key not in algo_names:
             raise _unknown(file, "key", key, TOP_KEYS + algo_names)
-    for key in ("name", "algos", "tasks", "seeds"):
+    # `algos` x `tasks` (the cartesian product) and / or `[[runs]]` (one algorithm on one task each)
+    required = ("name", "seeds") if "runs" in data else ("name", "algos", "tasks", "seeds")
+    for key in required:
         if key not in data:
-            raise file.error(f"missing required key {key!r} (required: name, algos, tasks, seeds)")
+            raise file.error(f"missing required key {key!r} (required: name, seeds, and algos + tasks "
+                             f"and / or [[runs]])")
+    if ("algos" in data) != ("tasks" in data):
+        raise file.error("algos and tasks go together (their product is run); give both, or only [[runs]]",
+                         "algos" if "algos" in data else "tasks")
     name = data["name"]
     if not isinstance(name, str) or not _NAME.match(name):
         raise file.error(f"name = {name!r}: expected a name of letters, digits, '.', '_' or '-'", "name")
@@ -254,11 +269,12 @@ def load_sweep(path: str | Path, *, out: str | Path | None = None, defer_from_tu
     if mode not in MODES:
         raise file.error(f"mode = {mode!r}: expected one of {', '.join(MODES)}", "mode")
     search, n_trials, search_seed = _parse_search(file, data, mode)
-    algos = _parse_algos(file, data["algos"])
-    tasks, suite_of = _parse_tasks(file, data["tasks"])
+    algos = _parse_algos(file, data["algos"]) if "algos" in data else []
+    tasks, suite_of = _parse_tasks(file, data["tasks"]) if "tasks" in data else ([], {})
     task_names = [t.name for t in tasks]
     seeds = _parse_seeds(file, data["seeds"])
     budget = _parse_budget(file, "budget", data.get("budget", "quick"))
+    runs = _parse_runs(file, data.get("runs", []), budget, search)
     budgets = data.get("budgets", {})
     if not isinstance(budgets, dict):
         raise file.error("budgets must be a table of task name = budget", "budgets")
@@ -266,12 +282,14 @@ def load_sweep(path: str | Path, *, out: str | Path | None = None, defer_from_tu
         if task_name not in task_names:
             raise _unknown(file, "task (not in this sweep's tasks)", task_name, task_names, where="[budgets]")
         _parse_budget(file, task_name, value)
-    common = _parse_common(file, data.get("set", {}), algos)
+    all_algos = list(dict.fromkeys(algos + [r.algo for r in runs]))
+    all_tasks = list(dict.fromkeys(task_names + [r.task.name for r in runs]))
+    common = _parse_common(file, data.get("set", {}), all_algos)
     tables = {a: _parse_algo_table(file, a, data[a], search) for a in algo_names if a in data}
     best = _parse_from_tune(file, data.get("from_tune"), mode, algos, task_names, defer_from_tune)
 
     trials = _expand(file, tasks, suite_of, algos, seeds, budget, budgets, common, tables, best, search,
-                     n_trials, search_seed)
+                     n_trials, search_seed, runs)
     save_policies = data.get("save_policies", True)
     if not isinstance(save_policies, bool):
         raise file.error(f"save_policies = {save_policies!r}: expected true or false", "save_policies")
@@ -282,7 +300,7 @@ def load_sweep(path: str | Path, *, out: str | Path | None = None, defer_from_tu
                          "checkpoint_every")
     out_dir = Path(out) if out is not None else Path(data.get("out", f"results/{name}"))
     return Sweep(name=name, source=path, sha256=hashlib.sha256(data_bytes).hexdigest(), out=out_dir, mode=mode,
-                 search=search, algos=tuple(algos), tasks=tuple(task_names), seeds=seeds, trials=tuple(trials),
+                 search=search, algos=tuple(all_algos), tasks=tuple(all_tasks), seeds=seeds, trials=tuple(trials),
                  imports=imports, save_policies=save_policies,
                  checkpoint_every=float(checkpoint_every) if checkpoint_every is not None else None)
 
@@ -383,6 +401,59 @@ def _parse_common(file: _File, common: Any, algos: list[str]) -> dict[str, Any]:
     return dict(common)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One `[[runs]]` table: an algorithm on a task at a budget with its own settings."""
+
+    where: str  # how errors name it: "[[runs]] #2 (ppo on CartPole-v1)"
+    algo: str
+    task: Any  # envs.task.Task
+    suite: str
+    budget: str | int
+    fixed: dict[str, Any]
+    grid: dict[str, Any]
+
+
+def _parse_runs(file: _File, runs: Any, budget: str | int, search: str) -> list[_Run]:
+    """`[[runs]]`: explicit (algorithm, task) cells, each with its own budget and settings, for sweeps
+    whose configuration differs per cell (e.g. reproducing published runs, sweeps/validate.toml)."""
+    if not (isinstance(runs, list) and all(isinstance(r, dict) for r in runs)):
+        raise file.error("runs must be an array of tables ([[runs]] with algo, task, and optionally budget, "
+                         "set, grid)", "runs")
+    names = algorithm_names()
+    out = []
+    for i, run in enumerate(runs, 1):
+        label = f"[[runs]] #{i}"
+        for key in run:
+            if key not in RUN_KEYS:
+                raise _unknown(file, "key", key, RUN_KEYS, where=label)
+        for key in ("algo", "task"):
+            if not isinstance(run.get(key), str):
+                raise file.error(f"{label}: missing {key} (a {'registered algorithm' if key == 'algo' else 'task'} "
+                                 f"name)", "runs")
+        algo, task_name = run["algo"], run["task"]
+        if algo not in names:
+            raise _unknown(file, "algorithm", algo, names, where=label)
+        from eggroll_bench.envs import registry
+
+        if task_name in registry.suites():
+            raise file.error(f"{label}: task = {task_name!r} is a suite; a run names one task", task_name)
+        (task,), suite_of = _parse_tasks(file, [task_name])
+        where = f"{label} ({algo} on {task_name})"
+        value = run.get("budget", budget)
+        try:
+            steps = _parse_budget(file, "budget", value)
+        except SweepError:
+            raise file.error(f"{where}: budget = {value!r}: expected 'quick', 'gpu' or a positive number of "
+                             f"env steps", "budget") from None
+        for part in ("set", "grid"):
+            if not isinstance(run.get(part, {}), dict):
+                raise file.error(f"{where}: {part} must be a table of hyperparameters", part)
+        fixed, grid = _parse_algo_table(file, algo, run, search, where=where)
+        out.append(_Run(where, algo, task, suite_of[task.name], steps, fixed, grid))
+    return out
+
+
 def _parse_from_tune(file: _File, from_tune: Any, mode: str, algos: list[str], task_names: list[str],
                      defer: bool = False) -> dict[tuple[str, str], dict[str, Any]]:
     if from_tune is None:
@@ -403,57 +474,83 @@ def _parse_from_tune(file: _File, from_tune: Any, mode: str, algos: list[str], t
 
 
 def _expand(file: _File, tasks, suite_of, algos, seeds, budget, budgets, common, tables, best, search, n_trials,
-            search_seed) -> list[Trial]:
+            search_seed, runs: list[_Run] = ()) -> list[Trial]:
     ranked: list[tuple[tuple, Trial]] = []
     seen: set[str] = set()
+    search_args = (search, n_trials, search_seed)
     for ti, task in enumerate(tasks):
         choice = budgets.get(task.name, budget)
-        steps = {"quick": task.budget_quick, "gpu": task.budget_gpu}.get(choice, choice)
         for ai, algo in enumerate(algos):
             fixed, grid = tables.get(algo, ({}, {}))
             base = dict(best.get((algo, task.name), {}))
             base.update({k: v for k, v in common.items() if k in _defaults(algo)})
             base.update(fixed)
-            kept, first_error = 0, None
-            for pi, point in enumerate(_points(algo, grid, search, search_seed)):
-                if search == "random" and (kept == n_trials or pi >= _MAX_DRAWS * n_trials):
-                    break
-                try:
-                    resolved = resolve(algo, task.defaults, {**base, **point})
-                    hparams = as_dict(resolved)
-                except ConfigError as err:
-                    knobs = "".join(f" {k}={v}" for k, v in point.items())
-                    named = re.match(r"\w+", str(err))  # ConfigError messages start with the field
-                    keys = ((named.group(),) if named else ()) + tuple(point) + (algo,)
-                    error = file.error(f"{algo} on {task.name}{' with' + knobs if knobs else ''}: {err}", *keys,
-                                       tables=(f"{algo}.set", f"{algo}.grid", "set"))
-                    if search == "grid":
-                        raise error from None
-                    first_error = first_error or error  # a random draw outside the valid region: draw again
-                    continue
-                tid = trial_id(algo, task.name, steps, hparams)
-                if tid in seen:  # a random search that drew one configuration twice
-                    continue
-                seen.add(tid)
-                kept += 1
-                # trials of one static part (one compiled program) run next to each other
-                shape = tuple(sorted(static_part(resolved).items()))
-                trial = Trial(tid, algo, task.name, suite_of[task.name], int(steps), seeds, hparams, point,
-                              task.random_return)
-                ranked.append(((ti, ai, shape, pi), trial))
-            if not kept and first_error is not None:
-                raise first_error
+            for order, trial in _cell(file, task, suite_of[task.name], algo, choice, seeds, base, grid, search_args,
+                                      seen):
+                ranked.append(((ti, ai) + order, trial))
+    for ri, run in enumerate(runs):
+        fixed, grid = tables.get(run.algo, ({}, {}))
+        base = dict(best.get((run.algo, run.task.name), {}))
+        base.update({k: v for k, v in common.items() if k in _defaults(run.algo)})
+        base.update(fixed)
+        base.update(run.fixed)
+        # a run's own settings: what it fixes leaves the algorithm's grid, its grid adds to it
+        grid = {**{k: v for k, v in grid.items() if k not in run.fixed}, **run.grid}
+        for order, trial in _cell(file, run.task, run.suite, run.algo, run.budget, seeds, base, grid, search_args,
+                                  seen, duplicate=run.where):
+            ranked.append(((len(tasks) + ri, 0) + order, trial))
     return [t for _, t in sorted(ranked, key=lambda x: x[0])]
 
 
-EXECUTOR_KEYS = ("kind", "executor", "workers", "address", "cpus_per_trial")
+def _cell(file: _File, task, suite: str, algo: str, choice: str | int, seeds, base: dict, grid: dict,
+          search_args: tuple, seen: set[str], duplicate: str | None = None) -> list[tuple[tuple, Trial]]:
+    """The trials of one (algorithm, task) cell: every grid point (or random draw) resolved on top of
+    `base`. Ids already in `seen` are skipped (a random search drawing one configuration twice), or,
+    for a run (`duplicate` names it), refused: it would silently be the same trial as another."""
+    search, n_trials, search_seed = search_args
+    steps = {"quick": task.budget_quick, "gpu": task.budget_gpu}.get(choice, choice)
+    out: list[tuple[tuple, Trial]] = []
+    kept, first_error = 0, None
+    for pi, point in enumerate(_points(algo, grid, search, search_seed)):
+        if search == "random" and (kept == n_trials or pi >= _MAX_DRAWS * n_trials):
+            break
+        try:
+            resolved = resolve(algo, task.defaults, {**base, **point})
+            hparams = as_dict(resolved)
+        except ConfigError as err:
+            knobs = "".join(f" {k}={v}" for k, v in point.items())
+            named = re.match(r"\w+", str(err))  # ConfigError messages start with the field
+            keys = ((named.group(),) if named else ()) + tuple(point) + (algo,)
+            where = f"{duplicate}: " if duplicate else ""
+            error = file.error(f"{where}{algo} on {task.name}{' with' + knobs if knobs else ''}: {err}", *keys,
+                               tables=(f"{algo}.set", f"{algo}.grid", "set"))
+            if search == "grid":
+                raise error from None
+            first_error = first_error or error  # a random draw outside the valid region: draw again
+            continue
+        tid = trial_id(algo, task.name, steps, hparams)
+        if tid in seen:
+            if duplicate:
+                raise file.error(f"{duplicate}: resolves to a trial already in this sweep ({tid}); "
+                                 f"remove one of the two", "runs")
+            continue
+        seen.add(tid)
+        kept += 1
+        # trials of one static part (one compiled program) run next to each other
+        shape = tuple(sorted(static_part(resolved).items()))
+        out.append(((shape, pi), Trial(tid, algo, task.name, suite, int(steps), seeds, hparams, point,
+                                       task.random_return)))
+    if not kept and first_error is not None:
+        raise first_error
+    return out
 
 
 def load_executor_table(path: str | Path) -> dict[str, Any]:
-    """The file's optional `[executor]` table as `sweeps.executors.settings` keys (kind, workers,
-    address, cpus_per_trial); `{}` without one. Where trials run is no part of a trial, so it is
-    not in `Sweep`: the command line overrides it key by key."""
-    from eggroll_bench.sweeps.executors import KINDS
+    """The file's optional `[executor]` table as `sweeps.executors.settings` keys (`SETTINGS`: kind,
+    workers, address, cpus_per_trial, trial_timeout, ...; `executor` is another name for `kind`);
+    `{}` without one. Where and how trials run is no part of a trial, so it is not in `Sweep`: the
+    command line overrides it key by key."""
+    from eggroll_bench.sweeps.executors import SETTINGS, ExecutorError, check_setting
 
     path = Path(path)
     text = path.read_text()
@@ -463,22 +560,12 @@ def load_executor_table(path: str | Path) -> dict[str, Any]:
         raise file.error(f"executor must be a table ([executor]), got {type_name(table)}", "executor")
     out: dict[str, Any] = {}
     for key, value in table.items():
-        where = {"tables": ("executor",)}
-        if key not in EXECUTOR_KEYS:
-            raise _unknown(file, "key", key, EXECUTOR_KEYS, "[executor]")
-        if key in ("kind", "executor"):
-            if value not in KINDS:
-                raise file.error(f"[executor]: {key} = {value!r}: allowed: {', '.join(repr(k) for k in KINDS)}",
-                                 key, **where)
-            out["kind"] = value
-            continue
-        if key == "workers" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise file.error(f"[executor]: workers = {value!r}: expected an integer >= 1", key, **where)
-        if key == "cpus_per_trial" and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                        or not value > 0):
-            raise file.error(f"[executor]: cpus_per_trial = {value!r}: expected a number > 0", key, **where)
-        if key == "address" and not isinstance(value, str):
-            raise file.error(f"[executor]: address = {value!r}: expected a string ('auto', 'host:port' or "
-                             f"'ray://host:port')", key, **where)
-        out[key] = value
+        if key not in SETTINGS + ("executor",):
+            raise _unknown(file, "key", key, SETTINGS + ("executor",), "[executor]")
+        name = "kind" if key == "executor" else key
+        try:
+            check_setting(name, value)
+        except ExecutorError as err:
+            raise file.error(f"[executor]: {err}", key, tables=("executor",)) from None
+        out[name] = value
     return out

@@ -1,8 +1,28 @@
-"""Shared test setup: compiled functions are cached per process, so keep one pytest process."""
+"""Shared test setup: compiled functions are cached per process, so keep one pytest process.
+
+The test session never writes to the user's home: before anything is imported, it points the
+caches (`$XDG_CACHE_HOME`: the spec cache and the persistent compile cache's default directory)
+at one temporary directory of its own, shared by the xdist workers (they inherit the
+controller's environment) and removed when the session ends. So a run on a fresh machine measures
+what a new contributor gets, and the user's `~/.cache/eggroll-bench` is never touched.
+"""
 import os
+import shutil
+import tempfile
 
 # Deterministic, single-device CPU runs (CI has no GPU); silence TPU/GPU probing noise.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+_OWN_CACHE = "EGGROLL_BENCH_TEST_CACHE"  # set by the session that made the directory
+if _OWN_CACHE not in os.environ:  # the controller (or a lone pytest process): make it
+    os.environ[_OWN_CACHE] = tempfile.mkdtemp(prefix="eggroll-bench-test-cache-")
+    _made_here = True
+else:  # an xdist worker: use the controller's
+    _made_here = False
+os.environ["XDG_CACHE_HOME"] = os.environ[_OWN_CACHE]
+os.environ["MPLCONFIGDIR"] = os.path.join(os.environ[_OWN_CACHE], "matplotlib")  # else ~/.config/matplotlib
+for _setting in ("EGGROLL_BENCH_COMPILE_CACHE", "JAX_COMPILATION_CACHE_DIR"):
+    os.environ.pop(_setting, None)  # the user's choice of cache must not leak into the tests either
 
 import pytest  # noqa: E402
 
@@ -26,3 +46,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "paper" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_unconfigure(config):
+    if _made_here:
+        shutil.rmtree(os.environ[_OWN_CACHE], ignore_errors=True)

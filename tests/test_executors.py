@@ -17,10 +17,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, settings
+from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, RayExecutor, plan_devices, settings
+from eggroll_bench.sweeps.isolation import TrialTimedOut
+from eggroll_bench.sweeps.manager import _after_training
 from eggroll_bench.sweeps.store import ResultsStore
-from eggroll_bench.sweeps.sweepfile import SweepError, load_executor_table
-from test_sweeps import TINY
+from eggroll_bench.sweeps.sweepfile import SweepError, load_executor_table, load_sweep
+from test_sweeps import TINY, descendants
 
 REPO = Path(__file__).resolve().parents[1]
 # test_sweeps' kill-and-resume sweep, with four learning rates so that two workers stay busy
@@ -83,19 +85,6 @@ def test_one_worker_gives_the_rows_of_two_and_loads_every_compile_from_the_cache
     assert (finals(tmp_path / "out")["compile_cached"].astype(str) == "True").all()
 
 
-def _children(pid: int) -> set[int]:
-    """Every descendant of `pid` (the trial processes of a sweep)."""
-    kids: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        kids |= {int(c) for c in (task / "children").read_text().split()}
-    for kid in list(kids):
-        try:
-            kids |= _children(kid)
-        except FileNotFoundError:
-            pass
-    return kids
-
-
 def _alive(pid: int) -> bool:
     try:
         return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
@@ -110,9 +99,9 @@ def test_sigkill_with_two_trials_running_then_rerun_loses_and_duplicates_nothing
     proc = sweep(path, out, env, "--workers", "2", *cache)
     deadline, busy = time.monotonic() + 600, set()
     while not ResultsStore(out).finished() and proc.poll() is None and time.monotonic() < deadline:
-        busy |= _children(proc.pid)
+        busy |= descendants(proc.pid)
         time.sleep(0.01)
-    busy |= _children(proc.pid)
+    busy |= descendants(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)  # the first trial's rows are in; the pool was running two
     proc.communicate()
     assert 1 <= len(ResultsStore(out).finished()) < 4, "the kill did not land mid-sweep"
@@ -173,6 +162,10 @@ def test_without_ray_the_ray_executor_stops_with_the_install_command(setup, tmp_
     (["--workers", "0"], "workers = 0: expected an integer >= 1"),
     (["--executor", "dask"], "invalid choice: 'dask'"),
     (["--address", "auto"], "is for the Ray executor"),
+    (["--trial-timeout", "0"], "trial_timeout = 0.0: expected minutes of wall-clock time per trial"),
+    (["--devices-per-trial", "0"], "devices_per_trial = 0: expected an integer >= 1"),
+    (["--trial-timeout", "0.5", "--in-process"], "--in-process cannot stop a trial at trial_timeout"),
+    (["--devices-per-trial", "1", "--in-process"], "--in-process trains on every device the sweep process sees"),
 ])
 def test_bad_executor_flags_are_refused_before_anything_runs(setup, tmp_path, flags, message):
     assert message in _refused(setup, tmp_path, *flags)
@@ -187,8 +180,100 @@ def test_the_sweep_files_executor_table_is_read_and_the_command_line_wins(tmp_pa
     path.write_text(TINY4 + "\n[executor]\nworkers = -1\n")
     with pytest.raises(SweepError, match=r"line \d+: \[executor\]: workers = -1: expected an integer >= 1"):
         load_executor_table(path)
+    path.write_text(TINY4 + '\n[executor]\ntrial_timeout = 90\n')
+    assert settings({}, load_executor_table(path)).timeout_s == 5400
+    assert settings({"trial_timeout": 0.5}, load_executor_table(path)).timeout_s == 30
+    path.write_text(TINY4 + '\n[executor]\ntrial_timeout = "1h"\n')
+    with pytest.raises(SweepError, match=r"line \d+: \[executor\]: trial_timeout = '1h': expected minutes"):
+        load_executor_table(path)
     path.write_text(TINY4 + '\n[executor]\nkind = "slurm"\n')
     with pytest.raises(SweepError, match="kind = 'slurm': allowed: 'local', 'ray'"):
         load_executor_table(path)
     with pytest.raises(ExecutorError, match="workers = 0"):
         settings({"workers": 0})
+
+
+def test_the_local_pool_divides_the_devices_one_gpu_per_trial_by_default_all_with_one_worker():
+    four = ["0", "1", "2", "3"]
+    cases = {  # (workers, devices_per_trial) -> each trial process's CUDA_VISIBLE_DEVICES
+        (None, None): ["0", "1", "2", "3"],
+        (1, None): ["0,1,2,3"],  # one worker: the trial is split over every GPU
+        (None, 2): ["0,1", "2,3"],
+        (2, None): ["0,1", "2,3"],
+        (1, 2): ["0,1"],
+    }
+    for (workers, per_trial), visible in cases.items():
+        plan = plan_devices(four, "", workers, per_trial)
+        assert [plan.env(i)["CUDA_VISIBLE_DEVICES"] for i in range(plan.slots)] == visible, (workers, per_trial)
+        assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in plan.env(0)  # no GPU is shared
+    shared = plan_devices(["0", "1"], "", 4, None)  # more workers than GPUs: round-robin, no pre-allocation
+    assert [shared.env(i) for i in range(4)] == [
+        {"CUDA_VISIBLE_DEVICES": g, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"} for g in ["0", "1", "0", "1"]]
+    with pytest.raises(ExecutorError, match="devices_per_trial = 3: this machine has 2 GPUs"):
+        plan_devices(["0", "1"], "", None, 3)
+    # CPU: one trial at a time; it sees the forced host devices, or devices_per_trial of them
+    forced = "--xla_dump_to=/tmp/x --xla_force_host_platform_device_count=4"
+    assert plan_devices([], forced, None, None).env(0) == {
+        "XLA_FLAGS": "--xla_dump_to=/tmp/x --xla_force_host_platform_device_count=4"}
+    assert plan_devices([], forced, 2, None).env(1)["XLA_FLAGS"].endswith("device_count=2")
+    assert plan_devices([], "", None, 2).env(0) == {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    assert plan_devices([], "", None, None).env(0) == {} and plan_devices([], "", None, None).slots == 1
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray", reason='the [ray] extra: pip install -e ".[ray]"')
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield ray
+    ray.shutdown()
+
+
+def _ray_executor(train: str, tmp_path: Path, **config) -> RayExecutor:
+    """A Ray executor on the test's cluster whose trials call `train` (a "module:function" name: Ray
+    workers do not see the tests' modules)."""
+    executor = RayExecutor(ExecutorConfig("ray", **config), train, {}, (), tmp_path)
+    executor.start()
+    return executor
+
+
+@pytest.mark.ray
+def test_a_ray_worker_that_cannot_see_the_results_directory_stops_the_sweep_naming_it(ray_cluster, tmp_path):
+    (tmp_path / ".ray-visible-0123").write_text("left by a killed sweep")
+    executor = _ray_executor("operator:add", tmp_path)
+    try:
+        token = Path(executor.token)
+        assert token.parent == tmp_path and token.exists()
+        executor.submit("seen", (1, 2), {})
+        assert executor.wait() == [("seen", 3)]
+        token.unlink()  # what a worker on another node without a shared filesystem finds: no such file
+        executor.submit("unseen", (1, 2), {})
+        with pytest.raises(ExecutorError, match=f"the results directory {tmp_path} is not visible from the Ray "
+                                                f"worker on .*a filesystem shared by every node"):
+            executor.wait()
+    finally:
+        executor.close()
+    assert not any(tmp_path.iterdir())  # the sweep's token is removed when it ends
+
+
+@pytest.mark.ray
+def test_a_ray_trial_past_its_time_limit_is_cancelled_and_reported(ray_cluster, tmp_path):
+    executor = _ray_executor("time:sleep", tmp_path, trial_timeout=3 / 60)
+    try:
+        assert "each stopped after 3 s (trial_timeout)" in executor.describe()
+        start = time.monotonic()
+        executor.submit("hung", (600,), {})
+        ((job, outcome),) = executor.wait()
+        assert job == "hung" and isinstance(outcome, TrialTimedOut) and executor.running == 0
+        assert str(outcome) == "timed out after 3 s (trial_timeout); its process was killed"
+        assert 3 <= time.monotonic() - start < 30
+    finally:
+        executor.close()
+
+
+def test_the_trials_write_to_the_results_directory_by_its_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "tiny4.toml"
+    path.write_text(TINY4)
+    sweep = load_sweep(path, out="relative/out")
+    after = _after_training(sweep, None, None, None)
+    assert after["out_dir"] == str(tmp_path / "relative" / "out")  # what a Ray worker elsewhere can use

@@ -12,7 +12,8 @@ import pytest
 
 from eggroll_bench import plugins
 from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
-from eggroll_bench.sweeps.executors import ExecutorConfig
+from eggroll_bench.algos.checkpoint import checkpoint_path
+from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError
 from eggroll_bench.sweeps.isolation import TrialCrashed, TrialRaised, run_isolated
 from eggroll_bench.sweeps.manager import run_sweep
 from eggroll_bench.sweeps.store import ResultsStore
@@ -113,6 +114,44 @@ def test_two_workers_run_trials_at_once_a_segfault_fails_only_its_trial_and_plug
     spans = sorted(tuple(map(float, d.split()[:2])) for d in done.device)
     assert any(b[0] < a[1] for a, b in zip(spans, spans[1:])), f"no two trials overlapped: {spans}"
     assert any("running" in line and "pending" in line and "ETA" in line for line in lines)
+
+
+def hanging_train(algo, env, seeds, overrides=None, total_steps=None, progress=True):
+    """scripted_train, except that lr 0.03 never finishes (a hung trial)."""
+    if overrides["lr"] == 0.03:
+        time.sleep(600)
+    return scripted_train(algo, env, seeds, overrides, total_steps, progress)
+
+
+def test_a_trial_past_its_time_limit_is_killed_recorded_failed_keeps_its_checkpoint_and_the_sweep_goes_on(tmp_path):
+    (tmp_path / "s.toml").write_text(SWEEP)
+    sweep = load_sweep(tmp_path / "s.toml", out=tmp_path / "out")
+    # a checkpoint of every trial, as the runner writes them (the scripted train writes none)
+    for trial in sweep.trials:
+        checkpoint_path(sweep.out, trial.trial_id).parent.mkdir(parents=True, exist_ok=True)
+        checkpoint_path(sweep.out, trial.trial_id).write_bytes(b"state")
+    lines: list[str] = []
+    start = time.monotonic()
+    summary = run_sweep(sweep, train=hanging_train, isolate=True, executor=ExecutorConfig(trial_timeout=5 / 60),
+                        log=lines.append)
+    assert time.monotonic() - start < 120
+    assert summary.exit_status == 1 and summary.counts == {"done": 2, "diverged": 0, "failed": 1, "pending": 0}
+    final = ResultsStore(sweep.out).read().query("row_type == 'final'")
+    failed = final[final.status == "failed"]
+    assert set(failed.error) == {"timed out after 5 s (trial_timeout); its process was killed"}
+    assert sorted(final[final.status == "done"].return_mean) == [10.0, 11.0, 20.0, 21.0]  # the trial after it ran
+    (hung,) = [t for t in sweep.trials if t.hparams["lr"] == 0.03]
+    kept = [t.trial_id for t in sweep.trials if checkpoint_path(sweep.out, t.trial_id).exists()]
+    assert kept == [hung.trial_id]  # the timed-out trial resumes from it on --retry-failed; the done ones never
+    assert any("each stopped after 5 s (trial_timeout)" in line for line in lines)
+
+
+def test_in_process_refuses_a_time_limit(tmp_path):
+    (tmp_path / "s.toml").write_text(SWEEP)
+    sweep = load_sweep(tmp_path / "s.toml", out=tmp_path / "out")
+    with pytest.raises(ExecutorError, match="--in-process cannot stop a trial at trial_timeout"):
+        run_sweep(sweep, train=scripted_train, isolate=False, executor=ExecutorConfig(trial_timeout=1))
+    assert not sweep.out.exists()
 
 
 PARENT = """

@@ -15,6 +15,7 @@ from eggroll_bench.algos.es import make_eggroll, make_openes
 from eggroll_bench.algos.rollout import run_episodes
 from eggroll_bench.algos import runner
 from eggroll_bench.algos.runner import train
+from eggroll_bench.algos.checkpoint import TrialArtifacts
 
 TINY_ES = {"pop_size": 8, "hidden": 16, "eval_every": 2, "eval_episodes": 4}
 TINY_PPO = {"num_envs": 4, "num_steps": 32, "hidden": 16, "eval_every": 2, "eval_episodes": 4}
@@ -142,3 +143,42 @@ def test_train_cli_bad_input_exits_2_with_the_field_named(capsys):
     assert "sigma must be > 0" in capsys.readouterr().err
     assert main(["train", "--algo", "ppo", "--env", "Cartpole", "--steps", "5000"]) == 2
     assert "Did you mean 'CartPole-v1'" in capsys.readouterr().err
+
+
+class _KeepFinalState(TrialArtifacts):
+    """Hooks that only keep the final training state (no files)."""
+
+    def finished(self, state, results) -> None:
+        self.final = jax.device_get(state)
+
+
+def _final_state(algo: str, overrides: dict, budget: int):
+    hooks = _KeepFinalState("unused", ("t",), save_policies=False, checkpoint_every_s=None)
+    result = train(algo, "CartPole-v1", [0, 1], overrides, total_steps=budget, progress=False, hooks=hooks)
+    return result, hooks.final
+
+
+@pytest.mark.parametrize("algo,overrides,budget,cadences", [("eggroll", TINY_ES, 8000, (2, 5)),
+                                                             ("ppo", TINY_PPO, 60 * 128, (10, 50))])
+def test_how_often_a_trial_evaluates_does_not_change_what_it_learns(algo, overrides, budget, cadences):
+    """Evaluation draws from its own key stream: two cadences end with identical parameters."""
+    often, often_state = _final_state(algo, {**overrides, "eval_every": cadences[0]}, budget)
+    rarely, rarely_state = _final_state(algo, {**overrides, "eval_every": cadences[1]}, budget)
+    assert [s.updates for s in often.seeds] == [s.updates for s in rarely.seeds]
+    assert min(s.updates for s in often.seeds) > cadences[1]  # both cadences evaluated mid-run
+    for a, b in zip(jax.tree.leaves(often_state.algo_state), jax.tree.leaves(rarely_state.algo_state)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # the evaluation after update n draws the same episodes whatever the cadence
+    assert [s.final.return_mean for s in often.seeds] == [s.final.return_mean for s in rarely.seeds]
+
+
+def test_no_update_is_computed_past_the_last_rows_budget():
+    """A chunk of eval_every=1000 updates ends when every row has spent its budget: the call computes
+    as many updates as the row that needed most, not the 1000 of a whole chunk."""
+    result = train("openes", "CartPole-v1", [0, 1, 2], {**TINY_ES, "eval_every": 1000}, total_steps=2000,
+                   progress=False)
+    updates = [s.updates for s in result.seeds]
+    assert result.call.computed_updates == max(updates) < 1000
+    assert len(set(updates)) > 1  # rows ended at different updates, the earlier ones masked meanwhile
+    for seed in result.seeds:
+        assert seed.env_steps >= 2000 and [e.updates for e in seed.evals] == [0, seed.updates]

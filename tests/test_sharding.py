@@ -63,3 +63,48 @@ def test_a_trial_split_over_two_devices_equals_one_device_and_is_partitioned():
         "pop_size=7 cannot be split evenly over 2 devices; use 6 or 8 (a multiple of 2), or turn sharding off "
         "(--no-shard)"]
     assert out["unsplit_ok"]
+
+
+# A sweep's trial over 2 devices: pop_size 8 splits over 2, 7 (without antithetic pairs) cannot.
+SWEEP = """
+name = "split"
+algos = ["openes"]
+tasks = ["CartPole-v1"]
+seeds = 2
+budget = 20000
+[set]
+hidden = 16
+depth = 1
+eval_every = 2
+eval_episodes = 2
+antithetic = false
+[openes.grid]
+pop_size = [8, 7]
+"""
+
+
+def _sweep(path, out, env, *flags):
+    """The sweep command; its process and its final rows by (pop_size, seed)."""
+    from eggroll_bench.sweeps.store import ResultsStore
+
+    proc = subprocess.run([sys.executable, "-m", "eggroll_bench.cli", "sweep", str(path), "--out", str(out),
+                           "--no-group", *flags], capture_output=True, text=True, env=env, timeout=900)
+    finals = ResultsStore(out).read().query("row_type == 'final'")
+    return proc, {(json.loads(r.hparams)["pop_size"], int(r.seed)): r for r in finals.itertuples()}
+
+
+def test_a_sweep_trial_with_two_devices_per_trial_is_split_and_equals_one_device(tmp_path):
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    (tmp_path / "split.toml").write_text(SWEEP)
+    (tmp_path / "one.toml").write_text(SWEEP.replace("[8, 7]", "[8]") + "\n[executor]\ndevices_per_trial = 1\n")
+    split, rows = _sweep(tmp_path / "split.toml", tmp_path / "split", env, "--devices-per-trial", "2")
+    one, one_rows = _sweep(tmp_path / "one.toml", tmp_path / "one", env)
+    assert split.returncode == 1 and "local pool of 1 trial process (CPU, 2 host devices per trial)" in split.stdout
+    # the trial saw 2 devices: pop_size 7 is refused as the runner refuses it on 2 devices
+    assert {rows[(7, s)].status for s in (0, 1)} == {"failed"}
+    assert "pop_size=7 cannot be split evenly over 2 devices" in rows[(7, 0)].error
+    assert one.returncode == 0 and "local pool of 1 trial process (CPU)" in one.stdout
+    for seed in (0, 1):  # the cross-device sum may change the last bits; returns are episode lengths here
+        a, b = rows[(8, seed)], one_rows[(8, seed)]
+        assert a.status == b.status == "done" and a.env_steps == b.env_steps
+        assert abs(a.return_mean - b.return_mean) <= 1e-3 * max(1.0, abs(b.return_mean))

@@ -705,3 +705,91 @@ def test_a_second_sweep_process_on_the_directory_is_refused(tmp_path, reference,
     stdout, stderr = first.communicate(timeout=600)
     assert first.returncode == 0, stderr
     pd.testing.assert_frame_equal(deterministic(out), expected)  # the first run finished intact
+
+
+# A trial long enough (about 3 s of training after a compile) for a kill to land between its checkpoints.
+LONG = """
+name = "long"
+algos = ["openes"]
+tasks = ["CartPole-v1"]
+seeds = 2
+budget = 3000000
+[set]
+pop_size = 8
+hidden = 16
+depth = 1
+eval_every = 20
+eval_episodes = 2
+lr = 0.05
+"""
+
+
+def descendants(pid: int) -> set[int]:
+    """Every descendant of `pid` (a sweep's trial processes and multiprocessing's helpers)."""
+    kids: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids |= {int(c) for c in (task / "children").read_text().split()}
+    for kid in list(kids):
+        try:
+            kids |= descendants(kid)
+        except FileNotFoundError:
+            pass
+    return kids
+
+
+def trial_process(sweep_pid: int) -> int | None:
+    """The pid of the sweep's running trial process (spawned by multiprocessing), if there is one."""
+    for pid in descendants(sweep_pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        except FileNotFoundError:
+            pass
+    return None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux-only")
+def test_a_killed_trial_keeps_its_checkpoint_and_its_retry_resumes_to_the_uninterrupted_rows(tmp_path, jax_env):
+    path = write(tmp_path, LONG)
+    proc = start(path, tmp_path / "whole", jax_env, "--in-process")  # the reference, never checkpointed
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+
+    out = tmp_path / "out"
+    proc = start(path, out, jax_env, "--checkpoint-every", "0")  # a checkpoint after every chunk
+    (tid,) = [t.trial_id for t in load_sweep(path).trials]
+    ckpt = out / "checkpoints" / f"{tid}.msgpack"
+    deadline = time.monotonic() + 300
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    trial = trial_process(proc.pid)
+    assert ckpt.exists() and trial is not None, "the trial never checkpointed"
+    os.kill(trial, signal.SIGKILL)  # as the OOM killer would: the trial's process only, mid-way
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 1, stderr
+    final = ResultsStore(out).read().query("row_type == 'final'")
+    assert (final.status == "failed").all() and final.error.str.contains("killed by SIGKILL").all(), \
+        "the kill did not land mid-trial"
+    assert ckpt.exists(), "the failed trial's checkpoint was discarded"
+
+    proc = start(path, out, jax_env, "--retry-failed")
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr
+    resumed = [line for line in stdout.splitlines() if line.startswith(f"resuming trial {tid} from")]
+    assert resumed and "env steps 0," not in resumed[0], stdout  # from the checkpoint, not from step 0
+    got = deterministic(out)
+    assert not got.duplicated().any()
+    pd.testing.assert_frame_equal(got, deterministic(tmp_path / "whole"))
+    assert not ckpt.exists()  # done now: discarded
+
+
+def test_a_real_trial_past_the_time_limit_flag_is_killed_and_recorded_failed(tmp_path, jax_env):
+    path = write(tmp_path, LONG.replace("budget = 3000000", "budget = 1000000000"))  # hours on this CPU
+    start_s = time.monotonic()
+    proc = start(path, tmp_path / "out", jax_env, "--trial-timeout", "0.1")  # 6 s
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 1, stderr
+    assert time.monotonic() - start_s < 120 and "each stopped after 6 s (trial_timeout)" in stdout
+    final = ResultsStore(tmp_path / "out").read().query("row_type == 'final'")
+    assert list(final.status) == ["failed", "failed"]
+    assert set(final.error) == {"timed out after 6 s (trial_timeout); its process was killed"}
