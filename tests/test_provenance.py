@@ -146,8 +146,8 @@ def test_a_checkpoint_of_another_version_is_not_resumed_from_unless_allowed(tmp_
     from eggroll_bench.algos.policy import pack_leaves, unpack_leaves
     from eggroll_bench.algos.runner import RunnerState
 
-    state = RunnerState({"w": jnp.arange(6.0).reshape(2, 3)}, jnp.zeros((2, 2), jnp.uint32), jnp.array([40, 40]),
-                        jnp.array([2, 2]))
+    state = RunnerState(algo_state={"w": jnp.arange(6.0).reshape(2, 3)}, key=jnp.zeros((2, 2), jnp.uint32),
+                        eval_key=jnp.ones((2, 2), jnp.uint32), env_steps=jnp.array([40, 40]), updates=jnp.array([2, 2]))
     said: list[str] = []
     writer = TrialArtifacts(str(tmp_path), ("aaaaaaaaaaaa",), checkpoint_every_s=0, log=said.append)
     writer.resume(state, [0, 1])
