@@ -63,6 +63,15 @@ def load_modules(modules: Iterable[str]) -> None:
         _modules.append(name)
 
 
+def search_current_directory() -> None:
+    """Let `load_modules` find a user's module beside them, as `python -m` would (the
+    `eggroll-bench` script does not put the current directory on the path)."""
+    import os
+
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
 def loaded_modules() -> tuple[str, ...]:
     """The modules loaded by name so far: a child process calls `load_modules` on these."""
     return tuple(_modules)

@@ -24,8 +24,10 @@ the same state and key: its evaluation points equal an uninterrupted run's. The 
 atomically and removed by whoever records the trial's results as done or diverged
 (`discard_checkpoint`), so such a trial never resumes again; a sweep keeps a failed trial's
 checkpoint for its retry (`--retry-failed`). A checkpoint of other trials or seeds than the
-run's is ignored (the run starts afresh and replaces it); one that does not fit the state's shapes
-is refused with `PolicyError`. For a group, whoever writes its rows discards `checkpoint_id`.
+run's is ignored (the run starts afresh and replaces it), and so is one written by another
+eggroll-bench or library version (`provenance`) unless `allow_mixed_versions`; one that does not
+fit the state's shapes or leaf paths is refused with `PolicyError`. For a group, whoever writes
+its rows discards `checkpoint_id`.
 
 Objects here are plain picklable data: a sweep sends `TrialArtifacts` to its trial processes.
 JAX is imported inside methods only, so the sweep process can call `discard_checkpoint`.
@@ -41,8 +43,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from eggroll_bench.algos.policy import pack_leaves, restore_tree, save_policy, unpack_leaves
-from eggroll_bench.files import write_bytes_atomic
+from eggroll_bench.algos.policy import POLICIES_DIR, pack_tree, restore_tree, save_policy, unpack_leaves
+from eggroll_bench.files import remove_temps, write_bytes_atomic
+from eggroll_bench.plugins import loaded_modules
+from eggroll_bench.provenance import differences, provenance
 from eggroll_bench.algos.result import EvalPoint, TrainResult
 
 CHECKPOINTS_DIR = "checkpoints"
@@ -55,11 +59,26 @@ def checkpoint_path(results_dir: str | os.PathLike, trial_id: str) -> Path:
 
 def discard_checkpoint(results_dir: str | os.PathLike, trial_id: str) -> None:
     """Remove a trial's checkpoint once its results are written (it must never resume again), and
-    that of a group of trials it led (`<trial_id>+<n>`, see `TrialArtifacts.checkpoint_id`)."""
+    that of a group of trials it led (`<trial_id>+<n>`, see `TrialArtifacts.checkpoint_id`), with
+    the temp files a killed writer left of either."""
     path = checkpoint_path(results_dir, trial_id)
     for stale in [path, *path.parent.glob(f"{trial_id}+*.msgpack")]:
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
+    for pattern in (path.name, f"{trial_id}+*.msgpack"):
+        remove_temps(path.parent, pattern)
+
+
+def checkpointed_groups(results_dir: str | os.PathLike, first_trial: str) -> list[int]:
+    """The sizes (in trials) of the checkpointed groups `first_trial` leads (1: its own checkpoint),
+    largest first: `runner.train_group` trains such a group whole again, so that it resumes."""
+    path = checkpoint_path(results_dir, first_trial)
+    sizes = [1] if path.exists() else []
+    for group in path.parent.glob(f"{first_trial}+*.msgpack"):
+        extra = group.name[len(first_trial) + 1:-len(".msgpack")]
+        if extra.isdigit():
+            sizes.append(int(extra) + 1)
+    return sorted(sizes, reverse=True)
 
 
 def checkpoint_minutes(value: Any, field_name: str = "--checkpoint-every") -> float:
@@ -91,6 +110,7 @@ class TrialArtifacts:
     save_policies: bool = True
     checkpoint_every_s: float | None = DEFAULT_CHECKPOINT_MINUTES * 60  # None: never checkpoint
     log: Callable[[str], None] | None = None  # where to say "resuming from ..." (None: print)
+    allow_mixed_versions: bool = False  # resume from a checkpoint another code / library version wrote
     # filled while training (not sent anywhere: a sweep's trial process builds its own copy)
     seeds: tuple[int, ...] = ()
     last: Snapshot | None = field(default=None, repr=False)
@@ -109,6 +129,13 @@ class TrialArtifacts:
     def checkpoint(self) -> Path:
         return checkpoint_path(self.out_dir, self.checkpoint_id)
 
+    def _remove_temps(self) -> None:
+        """Temp files a killed writer left of this run's checkpoint and policies: only this run
+        writes those files now (a sweep runs a trial once at a time), so none is being written."""
+        remove_temps(self.checkpoint.parent, self.checkpoint.name)
+        for trial_id in self.trial_ids:
+            remove_temps(Path(self.out_dir) / POLICIES_DIR / trial_id)
+
     def _say(self, line: str) -> None:
         (self.log or print)(line)
 
@@ -116,6 +143,7 @@ class TrialArtifacts:
     def resume(self, state: Any, row_seeds: Sequence[int]) -> Snapshot | None:
         self.seeds = tuple(int(s) for s in row_seeds)
         path = self.checkpoint
+        self._remove_temps()
         if self.checkpoint_every_s is None or not path.exists():
             return None
         leaves, meta = unpack_leaves(path.read_bytes(), path)
@@ -125,7 +153,12 @@ class TrialArtifacts:
             self._say(f"note: {path} holds trials {list(held[0])} seeds {list(held[1])}, this run trains "
                       f"{list(self.trial_ids)} seeds {list(self.seeds)}: starting afresh (it will be replaced)")
             return None
-        restored = restore_tree(state, leaves, path)
+        if (changed := differences(meta)) and not self.allow_mixed_versions:
+            # a trial half trained by other code or libraries would be neither version's result
+            self._say(f"note: {path} was written by another version ({'; '.join(changed)}): starting afresh "
+                      f"(it will be replaced; --allow-mixed-versions resumes from it)")
+            return None
+        restored = restore_tree(state, leaves, path, meta.get("leaf_paths"))
         snap = Snapshot(restored, [[EvalPoint(*p) for p in seed_evals] for seed_evals in meta["evals"]],
                         np.asarray(meta["halted"], bool), list(meta["errors"]), float(meta["run_s"]))
         self.written_run_s = snap.run_s
@@ -160,7 +193,8 @@ class TrialArtifacts:
         row = 0
         for trial_id, result in zip(self.trial_ids, results):
             meta = {"algo": result.algo, "env": result.env, "hparams": result.hparams, "budget": int(result.budget),
-                    "versions": dict(result.versions), "num_agents": result.num_agents}
+                    "versions": dict(result.versions), "code_version": result.code_version,
+                    "num_agents": result.num_agents, "plugins": list(loaded_modules())}
             for seed in result.seeds:
                 algo_state = jax.tree.map(lambda x: x[row], host.algo_state)
                 path, size = save_policy(self.out_dir, trial_id, seed.seed, algo_state,
@@ -173,15 +207,13 @@ class TrialArtifacts:
     # ---- called by the command that owns the run ------------------------------------------------
     def write_checkpoint(self) -> Path | None:
         """Write the last chunk's state now (after Ctrl-C, too); None when no chunk has finished."""
-        import jax
-
         snap = self.last
         if snap is None:
             return None
-        meta = {"trial_ids": list(self.trial_ids), "seeds": list(self.seeds), "run_s": snap.run_s,
+        meta = {**provenance(), "trial_ids": list(self.trial_ids), "seeds": list(self.seeds), "run_s": snap.run_s,
                 "halted": [bool(h) for h in snap.halted], "errors": list(snap.errors),
                 "evals": [[list(_point(p)) for p in seed_evals] for seed_evals in snap.evals]}
-        write_bytes_atomic(self.checkpoint, pack_leaves(jax.tree.leaves(snap.state), meta))
+        write_bytes_atomic(self.checkpoint, pack_tree(snap.state, meta))
         self.written_run_s = snap.run_s
         self.checkpoints_written += 1
         return self.checkpoint

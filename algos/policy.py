@@ -3,16 +3,22 @@ as a callable `policy(obs, key) -> action`.
 
     DIR/policies/<trial_id>/seed_<s>.msgpack   the state's leaves (flax msgpack, numpy arrays)
     DIR/policies/<trial_id>/seed_<s>.json      algo, env, resolved hparams, budget, seed, env_steps,
-                                               updates, library versions, policy_bytes
+                                               updates, library versions, code_version, the
+                                               plugin modules loaded (`plugins`), policy_bytes
 
     policy, meta = load_policy("results/mine", "22a4e141c9b5", seed=0)
     action = policy(obs_batch, key)
 
 Format. Every algorithm's state is a pytree, so the saved form is generic: the state's leaves in
-`jax.tree.leaves` order, as numpy arrays, packed with `flax.serialization.msgpack_serialize`.
+`jax.tree.leaves` order, as numpy arrays, packed with `flax.serialization.msgpack_serialize`,
+with each leaf's path in the tree (`leaf_paths`, e.g. `algo_state/params/Dense_0/kernel`).
 Loading rebuilds the algorithm through the registry (`get_algorithm(algo).make(make(env),
 config, budget)`), takes the tree structure from `jax.eval_shape` of its `init`, checks every
-leaf's shape and dtype against it, and unflattens. Leaves rather than `flax.serialization.
+leaf's path, shape and dtype against it, and unflattens: a later version that reorders or renames
+two same-shaped leaves is refused naming the leaf, instead of loading them swapped. A file written
+before paths were stored loads with a warning (shapes and dtypes still checked): its leaf order is
+the one this version's algorithms produce, and refusing it would strand every policy and
+checkpoint saved until then. Leaves rather than `flax.serialization.
 to_bytes(state)`: `to_state_dict` only knows flax dataclasses, dicts, lists and namedtuples, and
 an environment library's state (jaxmarl's chex dataclasses) or a plugin algorithm's may be none of
 these; `jax.tree.leaves` works for every registered pytree. Orbax was not used: its
@@ -28,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
@@ -55,6 +62,27 @@ def pack_leaves(leaves: Sequence[Any], meta: Mapping[str, Any]) -> bytes:
                               "leaves": {str(i): np.asarray(x) for i, x in enumerate(leaves)}})
 
 
+def pack_tree(tree: Any, meta: Mapping[str, Any]) -> bytes:
+    """A pytree's leaves, with their paths (`leaf_paths` in the meta, checked by `restore_tree`)."""
+    import jax
+
+    return pack_leaves([np.asarray(x) for x in jax.tree.leaves(tree)], {**dict(meta), "leaf_paths": leaf_paths(tree)})
+
+
+def leaf_paths(tree: Any) -> list[str]:
+    """Each leaf's path in `tree`, in leaf order: attribute names, dict keys and indices joined by '/'
+    (spelled here rather than by `jax.tree_util.keystr`, whose format is JAX's to change)."""
+    import jax
+
+    def part(key: Any) -> str:
+        for attr in ("name", "key", "idx"):  # GetAttrKey, DictKey / FlattenedIndexKey, SequenceKey
+            if hasattr(key, attr):
+                return str(getattr(key, attr))
+        return str(key)
+
+    return ["/".join(part(k) for k in path) for path, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+
+
 def unpack_leaves(data: bytes, where: Path) -> tuple[list[np.ndarray], dict[str, Any]]:
     from flax.serialization import msgpack_restore
 
@@ -70,19 +98,30 @@ def unpack_leaves(data: bytes, where: Path) -> tuple[list[np.ndarray], dict[str,
     return leaves, meta
 
 
-def restore_tree(template: Any, leaves: Sequence[np.ndarray], where: Path) -> Any:
-    """`leaves` in `template`'s tree structure, after checking count, shapes and dtypes (a file
-    saved under another configuration or library version fails here, naming the first mismatch)."""
+def restore_tree(template: Any, leaves: Sequence[np.ndarray], where: Path, paths: Sequence[str] | None = None) -> Any:
+    """`leaves` in `template`'s tree structure, after checking paths (when the file has them), count,
+    shapes and dtypes (a file saved under another configuration or version fails here, naming the
+    first mismatch)."""
     import jax
 
     want, treedef = jax.tree.flatten(template)
+    expected = leaf_paths(template)
+    if paths is None:
+        warnings.warn(f"{where}: written before leaf paths were stored; its leaves are matched by order, shape "
+                      f"and dtype only", stacklevel=2)
+    elif list(paths) != expected:
+        i = next((i for i, (a, b) in enumerate(zip(paths, expected)) if a != b), min(len(paths), len(expected)))
+        held = f"leaf {paths[i]!r}" if i < len(paths) else "no more leaves"
+        wanted = f"leaf {expected[i]!r}" if i < len(expected) else "no more leaves"
+        raise PolicyError(f"{where}: array {i} is {held}, the algorithm's state has {wanted} there; it was saved by "
+                          "another configuration or version of the algorithm (the tree's structure differs)")
     if len(want) != len(leaves):
         raise PolicyError(f"{where}: holds {len(leaves)} arrays, the algorithm's state has {len(want)}; "
                           "it was saved by another configuration or version of the algorithm")
     for i, (w, got) in enumerate(zip(want, leaves)):
         if tuple(w.shape) != got.shape or np.dtype(w.dtype) != got.dtype:
-            raise PolicyError(f"{where}: array {i} is {got.dtype}{list(got.shape)}, the algorithm's state "
-                              f"expects {np.dtype(w.dtype)}{list(w.shape)}")
+            raise PolicyError(f"{where}: array {i} ({expected[i]}) is {got.dtype}{list(got.shape)}, the algorithm's "
+                              f"state expects {np.dtype(w.dtype)}{list(w.shape)}")
     # placed as the template's arrays are (a trial split over devices resumes with its shardings)
     placed = [jax.device_put(x, w.sharding) if isinstance(w, jax.Array) else jax.numpy.asarray(x)
               for w, x in zip(want, leaves)]
@@ -108,8 +147,7 @@ def save_policy(results_dir: str | os.PathLike, trial_id: str, seed: int, algo_s
         if key not in meta:
             raise ValueError(f"save_policy: meta lacks {key!r} (needed to rebuild the algorithm)")
     state_path, meta_path = policy_paths(results_dir, trial_id, seed)
-    data = pack_leaves([np.asarray(x) for x in jax.tree.leaves(jax.device_get(algo_state))],
-                       {"trial_id": trial_id, "seed": int(seed)})
+    data = pack_tree(jax.device_get(algo_state), {"trial_id": trial_id, "seed": int(seed)})
     write_bytes_atomic(state_path, data)
     sidecar = {**dict(meta), "trial_id": trial_id, "seed": int(seed), "format": FORMAT,
                "policy_bytes": len(data), "state_file": state_path.name}
@@ -143,9 +181,6 @@ def load_policy(results_dir: str | os.PathLike, trial_id: str, seed: int | None 
     algorithm registry. Raises `PolicyError` naming what is missing or does not fit."""
     import jax
 
-    from eggroll_bench.algos.registry import build_config, get_algorithm
-    from eggroll_bench.envs.registry import make
-
     if seed is None:
         seeds = saved_seeds(results_dir, trial_id)
         if not seeds:
@@ -159,12 +194,45 @@ def load_policy(results_dir: str | os.PathLike, trial_id: str, seed: int | None 
     meta = json.loads(meta_path.read_text())
     if not state_path.exists():
         raise PolicyError(f"{state_path}: missing (its sidecar {meta_path.name} exists); the policy cannot be loaded")
-    leaves, _ = unpack_leaves(state_path.read_bytes(), state_path)
-    config = build_config(meta["algo"], meta["hparams"])
-    algorithm = get_algorithm(meta["algo"]).make(make(meta["env"]), config, int(meta["budget"]))
+    leaves, held = unpack_leaves(state_path.read_bytes(), state_path)
+    algorithm = _rebuild(meta, meta_path)
     template = jax.eval_shape(algorithm.init, jax.random.PRNGKey(0))
-    state = restore_tree(template, leaves, state_path)
+    state = restore_tree(template, leaves, state_path, held.get("leaf_paths"))
     return LoadedPolicy(algorithm.eval_act(state), meta, algorithm, state)
+
+
+def _rebuild(meta: Mapping[str, Any], meta_path: Path) -> "Algorithm":
+    """The algorithm a sidecar names, or a `PolicyError` saying what of it this process lacks: the
+    plugin modules it was trained with, the algorithm, a hyperparameter, the task or its library."""
+    from eggroll_bench import plugins
+    from eggroll_bench.algos.config import ConfigError
+    from eggroll_bench.algos.registry import algorithm_names, build_config, get_algorithm
+    from eggroll_bench.envs.registry import MissingExtraError, make
+
+    modules = list(meta.get("plugins", []))
+    try:
+        plugins.load_modules(modules)  # what the training process had loaded by name
+    except plugins.PluginError as err:
+        raise PolicyError(f"{meta_path}: the policy was trained with plugin modules {modules} loaded, and {err}") from None
+    algo = meta["algo"]
+    try:
+        get_algorithm(algo)
+    except ConfigError:
+        how = (f"it was trained with the plugin modules {modules}, which do not register it now" if modules else
+               "if a plugin of yours registers it, pass --import MODULE (this sidecar does not record which)")
+        raise PolicyError(f"{meta_path}: algorithm {algo!r} is not registered ({how}); registered: "
+                          f"{', '.join(algorithm_names())}") from None
+    try:
+        config = build_config(algo, meta["hparams"])
+    except ConfigError as err:
+        raise PolicyError(f"{meta_path}: its hyperparameters do not fit this version's {algo} (saved by "
+                          f"eggroll-bench {meta.get('code_version', 'of unknown version')}): {err}") from None
+    try:
+        env = make(meta["env"])
+    except (KeyError, MissingExtraError) as err:
+        raise PolicyError(f"{meta_path}: task {meta['env']!r} cannot be built here: "
+                          f"{err.args[0] if err.args else err}") from None
+    return get_algorithm(algo).make(env, config, int(meta["budget"]))
 
 
 def _missing(results_dir: str | os.PathLike, trial_id: str) -> str:

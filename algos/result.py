@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from eggroll_bench.provenance import code_version
+
 
 @dataclass(frozen=True)
 class EvalPoint:
@@ -67,6 +69,8 @@ class TrainResult:
     num_agents: int | None = None  # agents of the task (None when the trial failed before building it)
     compile_cached: bool | None = None  # every compile loaded from JAX's persistent cache (None: cache off / failed)
     call: CallTiming | None = None  # the compiled call it trained in (None: it never ran, e.g. failed)
+    # the eggroll-bench that produced it (provenance.code_version: version, git commit, dirty hash)
+    code_version: str = field(default_factory=code_version)
 
     @property
     def group_size(self) -> int:

@@ -35,7 +35,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata
 from typing import Any, Mapping, Sequence
 
 import jax
@@ -44,13 +43,15 @@ import numpy as np
 from flax import struct
 
 from eggroll_bench.algos.base import Algorithm
-from eggroll_bench.algos.checkpoint import TrialArtifacts
+from eggroll_bench.algos.checkpoint import TrialArtifacts, checkpointed_groups
+from eggroll_bench.algos.host_memory import host_memory_bytes
 from eggroll_bench.algos.config import TRACED, BaseConfig, ConfigError, as_dict, rules, static_part
 from eggroll_bench.algos.registry import get_algorithm, resolve
 from eggroll_bench.algos import compile_cache, sharding
 from eggroll_bench.algos.result import CallTiming, EvalPoint, SeedResult, TrainResult
 from eggroll_bench.algos.rollout import run_episodes
 from eggroll_bench.envs.registry import get_task, make
+from eggroll_bench.provenance import library_versions
 
 
 class RunnerState(struct.PyTreeNode):
@@ -225,17 +226,6 @@ def release_compiled() -> None:
     jax.clear_caches()
 
 
-def library_versions() -> dict[str, str]:
-    out = {}
-    for name in ("jax", "jaxlib", "flax", "optax", "gymnax", "brax", "jaxmarl"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    out["python"] = platform.python_version()
-    return out
-
-
 def device_name() -> str:
     dev = jax.devices()[0]
     if dev.platform == "cpu":
@@ -366,7 +356,8 @@ def train_group(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[M
     and halved until the compiled updates' and evaluation's memory (arguments, outputs and
     temporaries, from XLA's own analysis) fits in `memory_fraction` of the device's memory. One
     result per configuration, in order; `hooks.trial_ids` (one per configuration) are split with
-    the calls."""
+    the calls. A group that left a checkpoint (`hooks`) is trained as that group again, so that it
+    resumes whatever the memory figure says now."""
     if max_group is not None and max_group < 1:
         raise ConfigError(f"max_group must be >= 1, got {max_group}")
     overrides = list(overrides)
@@ -375,7 +366,13 @@ def train_group(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[M
     results: list[TrainResult] = []
     while spans:
         start, end = spans.pop(0)
-        if end - start > 1 and not _fits(algo, env, seeds, overrides[start:end], total_steps, shard, memory_fraction):
+        held = [] if hooks is None or hooks.checkpoint_every_s is None else \
+            [n for n in checkpointed_groups(hooks.out_dir, hooks.trial_ids[start]) if n <= end - start]
+        if held and held[0] < end - start:
+            spans[:0] = [(start, start + held[0]), (start + held[0], end)]
+            continue
+        if not held and end - start > 1 and \
+                not _fits(algo, env, seeds, overrides[start:end], total_steps, shard, memory_fraction):
             middle = (start + end) // 2
             spans[:0] = [(start, middle), (middle, end)]
             continue
@@ -399,14 +396,12 @@ def compiled_bytes(compiled: Any) -> int:
 
 
 def device_bytes() -> int | None:
-    """The first device's memory (an accelerator's limit, or the host's available RAM); None if unknown."""
+    """The first device's memory: an accelerator's limit, or on CPU this process's stable share of the
+    host's RAM (`algos.host_memory`; never the momentary free RAM, so a rerun splits groups alike)."""
     stats = jax.devices()[0].memory_stats() or {}
     if "bytes_limit" in stats:
         return int(stats["bytes_limit"])
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    return host_memory_bytes()
 
 
 def _describe(overrides: Mapping[str, Any]) -> str:
@@ -414,8 +409,9 @@ def _describe(overrides: Mapping[str, Any]) -> str:
 
 
 def _progress(enabled: bool, total: int, desc: str):
+    """A bar on a terminal; plain lines every few seconds in a file or pipe (`algos.progress`)."""
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from eggroll_bench.algos.progress import progress_bar
 
-    return tqdm(total=total, desc=desc, unit="step", unit_scale=True, dynamic_ncols=True, leave=True)
+    return progress_bar(total, desc)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 from eggroll_bench import plugins
@@ -54,8 +53,8 @@ def load_imports(argv: list[str]) -> None:
     pre = argparse.ArgumentParser(add_help=False)
     add_import_option(pre)
     known, _ = pre.parse_known_args(argv)
-    if known.imports and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # as `python -m` would: a user's module beside them is found
+    if known.imports:
+        plugins.search_current_directory()
     plugins.load_modules(known.imports)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from eggroll_bench.cli.sweep import (add_executor_flags, add_group_flags, add_in_process_flag, executor_settings,
                                      group_settings)
-from eggroll_bench.cli.train import add_compile_cache_flags, apply_compile_cache
+from eggroll_bench.cli.train import add_compile_cache_flags, add_mixed_versions_flag, apply_compile_cache
 
 SWEEP_DIR = Path(__file__).parents[1] / "sweeps"  # the sweep files ship in eggroll_bench.sweeps
 INFERENCE_CSV = Path("results/bench/inference.csv")  # written by `eggroll-bench bench generation`
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             for name in plan.files:
                 load_sweep(SWEEP_DIR / name, defer_from_tune=True)
                 executor_settings(args, SWEEP_DIR / name)
-        grouping = group_settings(args)
+        grouping = {**group_settings(args), "allow_mixed_versions": args.allow_mixed_versions}
     except (SweepError, ConfigError, ExecutorError) as err:
         return _error(err)
     if (code := apply_compile_cache("paper", args)) is not None:
@@ -136,5 +136,6 @@ def add_parser(subparsers) -> None:
     add_in_process_flag(p)
     add_executor_flags(p)
     add_group_flags(p)
+    add_mixed_versions_flag(p)
     add_compile_cache_flags(p)
     p.set_defaults(func=run)

@@ -6,7 +6,11 @@ The returns follow training's evaluation protocol (`algos.rollout.run_episodes`:
 the evaluation policy's greedy / mean actions, the team return for multi-agent tasks). The
 episode is drawn by the environment library's renderer (`envs.render`): a GIF for gymnax classic
 control and MinAtar and for MPE, an HTML page for brax. A task nothing can draw gets its returns
-and a line saying so (exit status 0). Exit status 2: no such policy, or a bad argument.
+and a line saying so (exit status 0). The plugin modules the policy was trained with (its
+sidecar's `plugins`) are imported first. Exit status 2, with one message: no such policy, a bad
+argument, or a policy this installation cannot rebuild (its plugin module cannot be imported, its
+algorithm is not registered, a hyperparameter this version no longer has, its task or the task's
+library missing).
 """
 from __future__ import annotations
 
@@ -35,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from eggroll_bench.algos.rollout import run_episodes
     from eggroll_bench.envs.render import no_renderer_reason, record_episode, render, renderer
 
+    from eggroll_bench.plugins import search_current_directory
+
+    search_current_directory()  # the plugin modules the sidecar names are loaded as --import would
     try:
         policy = load_policy(args.results_dir, args.trial, args.seed)
     except PolicyError as err:

@@ -61,7 +61,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         summary = run_sweep(sweep, wait=args.wait, retry_failed=args.retry_failed, isolate=not args.in_process,
                             log=lambda line: print(line, flush=True), executor=executor,
                             save_policies=False if args.no_save else None, checkpoint_every=minutes, tracker=args.log,
-                            **grouping)
+                            allow_mixed_versions=args.allow_mixed_versions, **grouping)
     except (StoreError, SweepError, ExecutorError, TrackerError) as err:
         return _error("sweep", err)
     except KeyboardInterrupt:

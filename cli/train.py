@@ -87,6 +87,14 @@ def add_after_training_flags(p: argparse.ArgumentParser, *, sweep: bool = False)
     p.add_argument("--log", choices=TRACKERS, default=None,
                    help=f"also log every trial's evaluation points and timings to wandb (offline unless "
                         f"WANDB_MODE says otherwise) or TensorBoard, under {where} (needs the [log] extra)")
+    add_mixed_versions_flag(p)
+
+
+def add_mixed_versions_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-mixed-versions", action="store_true",
+                   help="go on in a results directory whose finished trials or checkpoints another eggroll-bench "
+                        "(version, git commit, uncommitted changes) or library version produced (default: a sweep "
+                        "lists them and refuses; a checkpoint of another version is not resumed from)")
 
 
 def checkpoint_seconds(args: argparse.Namespace, default_minutes: float | None = None) -> float:
@@ -127,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
             task = get_task(args.env)
             config = resolve(args.algo, task.defaults, overrides)
             tid = trial_id(args.algo, args.env, int(args.steps or task.budget_quick), as_dict(config))
-            hooks = TrialArtifacts(args.out, (tid,), save_policies=not args.no_save, checkpoint_every_s=every_s)
+            hooks = TrialArtifacts(args.out, (tid,), save_policies=not args.no_save, checkpoint_every_s=every_s,
+                                   allow_mixed_versions=args.allow_mixed_versions)
         if args.log and not args.out:
             raise ConfigError(f"--log {args.log} needs --out DIR: the tracker's files are written there")
         tracker = make_tracker(args.log, args.out) if args.log else None

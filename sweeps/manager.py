@@ -35,6 +35,7 @@ import pandas as pd
 
 from eggroll_bench.algos.checkpoint import DEFAULT_CHECKPOINT_MINUTES, TrialArtifacts, discard_checkpoint
 from eggroll_bench.algos.compile_cache import ENV_VAR as CACHE_ENV_VAR
+from eggroll_bench.algos.host_memory import MEMORY_ENV_VAR as HOST_MEMORY_ENV_VAR, WORKERS_ENV_VAR
 from eggroll_bench.algos.config import static_part
 from eggroll_bench.algos.registry import config_class
 from eggroll_bench.plugins import loaded_modules
@@ -45,6 +46,7 @@ from eggroll_bench.sweeps.store import (MANIFEST_FILE, ResultsStore, SweepLock, 
 from eggroll_bench.sweeps.best import BEST_FILE, write_best
 from eggroll_bench.sweeps.sweepfile import Sweep, SweepError, Trial, load_sweep
 from eggroll_bench.sweeps.trackers import make_tracker
+from eggroll_bench.sweeps.versions import check_versions
 
 TrainFn = Callable[..., Any]  # algos.runner.train's signature
 
@@ -111,7 +113,7 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
               isolate: bool = False, log: Callable[[str], None] = print,
               executor: ExecutorConfig | None = None, save_policies: bool | None = None,
               checkpoint_every: float | None = None, tracker: str | None = None, group: bool = True,
-              max_group: int | None = None) -> RunSummary:
+              max_group: int | None = None, allow_mixed_versions: bool = False) -> RunSummary:
     """Run every pending trial of `sweep`, holding the directory's lock throughout.
 
     `train` defaults to `algos.runner.train`; with `isolate` it must be a module-level function
@@ -129,6 +131,10 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     hyperparameters train together in one compiled call per job (`group_trials`, at most
     `max_group` each); every trial's rows are still written on their own, as it is recorded.
 
+    Finished trials produced by another eggroll-bench or library version (`sweeps.versions`) are
+    listed and refused (`MixedVersionsError`, before anything runs) unless `allow_mixed_versions`,
+    which also lets a trial resume from a checkpoint another version wrote.
+
     Raises `StoreError` (another sweep's directory, or locked), `ExecutorError` (bad executor
     settings, no Ray, unreachable address) or `TrackerError` before anything in the directory is touched.
     """
@@ -145,18 +151,22 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     check_owner(sweep.out, sweep.name)  # read-only: refuse before creating anything
     logger = make_tracker(tracker, sweep.out)
     after = _after_training(sweep, train, save_policies, checkpoint_every)
+    if after is not None:
+        after["allow_mixed_versions"] = allow_mixed_versions
     grouped = group and train is None
     if max_group is not None and max_group < 1:
         raise SweepError(f"--max-group must be >= 1, got {max_group}")
     job_fn = TRAIN_GROUP if grouped else train
-    pool = make_executor(settings, job_fn, _trial_env(), loaded_modules(), sweep.out) if isolate else None
+    pool = make_executor(settings, job_fn, _trial_env(settings), loaded_modules(), sweep.out) if isolate else None
     try:
         with SweepLock(sweep.out, wait=wait, log=log):
             manifest = check_owner(sweep.out, sweep.name)  # again, now that nobody else can write
-            _record_manifest(sweep, manifest, log)
             store = ResultsStore(sweep.out)
             finished = store.finished()
             todo = [(t, seeds) for t in sweep.trials if (seeds := _pending_seeds(t, finished, retry_failed))]
+            if todo:  # with nothing to run, nothing can mix
+                check_versions(store, (t.trial_id for t in sweep.trials), allow_mixed_versions, log)
+            _record_manifest(sweep, manifest, log)
             skipped = len(sweep.trials) - len(todo)
             log(f"sweep {sweep.name}: {len(sweep.trials)} trials x {len(sweep.seeds)} seeds, {skipped} "
                 f"already finished, {len(todo)} to run -> {sweep.out}")
@@ -189,9 +199,13 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
             pool.close()
 
 
-def _trial_env() -> dict[str, str]:
-    """The settings a trial process must share with this one (set before it starts JAX)."""
-    return {k: os.environ[k] for k in (CACHE_ENV_VAR,) if k in os.environ}
+def _trial_env(settings: ExecutorConfig) -> dict[str, str]:
+    """The settings a trial process must share with this one (set before it starts JAX), and on a
+    local pool how many trial processes share the host's memory (`algos.host_memory`)."""
+    env = {k: os.environ[k] for k in (CACHE_ENV_VAR, HOST_MEMORY_ENV_VAR) if k in os.environ}
+    if settings.kind == "local":
+        env[WORKERS_ENV_VAR] = str(settings.workers or 1)
+    return env
 
 
 def _after_training(sweep: Sweep, train: TrainFn | None, save_policies: bool | None,
@@ -360,7 +374,9 @@ def select_best(sweep: Sweep, results: pd.DataFrame) -> dict[str, Any]:
     """Per (algo, task): the trial with the highest mean over seeds of its final return.
 
     Only trials whose every seed is `done` with a finite final return compete, so a diverged or
-    failed configuration is never chosen; pairs with no such trial are listed under `missing`.
+    failed configuration is never chosen; pairs with no such trial are listed under `missing`. The
+    mean is over exactly the trial's current seeds: rows of seeds a sweep file no longer lists
+    (kept in the table) are left out.
     """
     final = results[results["row_type"] == "final"]
     by_trial = {tid: group for tid, group in final.groupby("trial_id")}
@@ -371,7 +387,11 @@ def select_best(sweep: Sweep, results: pd.DataFrame) -> dict[str, Any]:
             scored = []
             for t in candidates:
                 rows = by_trial.get(t.trial_id)
-                if rows is None or set(rows["seed"].astype(int)) < set(t.seeds):
+                if rows is None:
+                    continue
+                # exactly the trial's seeds: rows of seeds the sweep no longer lists are not averaged in
+                rows = rows[rows["seed"].astype(int).isin(t.seeds)]
+                if set(rows["seed"].astype(int)) != set(t.seeds):
                     continue
                 returns = rows["return_mean"].astype(float)
                 if (rows["status"] == "done").all() and returns.map(math.isfinite).all():

@@ -47,6 +47,7 @@ COLUMNS: tuple[str, ...] = (
     "call_compile_s",  # the call's compile seconds
     "call_run_s",      # the call's run seconds, compile excluded
     "computed_updates",  # updates the call computed (each for all its rows): none past the last row's budget
+    "code_version",    # the eggroll-bench that produced it: "0.2.0", "0.2.0+g<commit>" or "...+g<commit>.dirty.<hash>"
 )
 
 
@@ -63,4 +64,5 @@ TEXT_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in INT_COLUMNS
 # columns of the table, but a trial's Parquet file stores each distinct value once (dictionary
 # encoding), not once per row.
 TRIAL_COLUMNS: tuple[str, ...] = ("schema_version", "sweep", "trial_id", "algo", "env", "suite", "num_agents",
-                                  "hparams", "budget", "random_return", "versions", "device", "timestamp")
+                                  "hparams", "budget", "random_return", "versions", "device", "timestamp",
+                                  "code_version")

@@ -43,7 +43,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from eggroll_bench.algos.result import SeedResult, TrainResult
-from eggroll_bench.files import TMP_SUFFIX, fsync_dir, replace_atomic, write_atomic
+from eggroll_bench.files import TMP_SUFFIX, fsync_dir, make_dirs, remove_temps, replace_atomic, write_atomic
 from eggroll_bench.sweeps.schema import (BOOL_COLUMNS, COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, SCHEMA_VERSION,
                                          TEXT_COLUMNS)
 
@@ -107,7 +107,7 @@ def rows_from_result(result: TrainResult, *, sweep: str, trial_id: str, suite: s
         "env": result.env, "suite": suite, "num_agents": result.num_agents,
         "hparams": json.dumps(result.hparams, sort_keys=True), "budget": int(result.budget),
         "random_return": _num(random_return), "versions": json.dumps(dict(result.versions), sort_keys=True),
-        "device": result.device, "timestamp": _now(),
+        "device": result.device, "timestamp": _now(), "code_version": result.code_version,
     }
     run_s = _num(result.run_s)
     call = result.call
@@ -320,6 +320,21 @@ class ResultsStore:
             out.setdefault(str(tid), {})[int(seed)] = str(status)
         return out
 
+    def produced_by(self) -> dict[str, set[tuple[str, str]]]:
+        """trial_id -> {(code_version, versions JSON)} of its finished results (done / diverged final
+        rows; "" where a row predates the column)."""
+        columns = ["trial_id", "row_type", "status", "code_version", "versions"]
+        if self.path == self.csv_path:
+            df = self._read_csv()[columns]
+        else:
+            df = _frame(self._read_trials(columns))
+        df = df[(df["row_type"] == "final") & df["status"].isin(["done", "diverged"])]
+        out: dict[str, set[tuple[str, str]]] = {}
+        for tid, code, versions in zip(df["trial_id"], df["code_version"], df["versions"]):
+            out.setdefault(str(tid), set()).add((code if isinstance(code, str) else "",
+                                                 versions if isinstance(versions, str) else ""))
+        return out
+
     def append(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Add rows: each trial's in one atomic replace of its own file, merged with the seeds it had."""
         if not rows:
@@ -332,7 +347,7 @@ class ResultsStore:
                                  f"(not first), at most 128 characters")
             by_trial.setdefault(tid, []).append(row)
         tables = {tid: rows_table(group) for tid, group in by_trial.items()}  # bad rows fail before any write
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.directory)
         with _flock(self.directory / WRITE_LOCK_FILE):
             self._remove_stale_temps()
             if not self.trials_dir.is_dir():
@@ -394,12 +409,7 @@ class ResultsStore:
     def _remove_stale_temps(self) -> None:
         # Called under the write lock: any temp file or directory now present was left by a killed writer.
         for place in (self.directory, self.trials_dir):
-            for tmp in place.glob(f".*{TMP_SUFFIX}"):
-                if tmp.is_dir():
-                    shutil.rmtree(tmp, ignore_errors=True)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        tmp.unlink()
+            remove_temps(place)
 
 
 def _write_parquet(path: Path, table: pa.Table, **options: Any) -> None:

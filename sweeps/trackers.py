@@ -8,6 +8,12 @@ is the resolved hyperparameters with algo, env, budget, seed and trial_id. Logge
 `TrainResult` the results rows come from, once the trial's rows are written, in the process that
 writes them (the sweep process never imports JAX, and neither does this module).
 
+A trial logged again (`--retry-failed`, or a `train --out` rerun) replaces its runs rather than
+adding a second set: each wandb run has a stable id per (results directory, trial, seed) and is
+resumed (`resume="allow"`: one run, its summary and config overwritten; the failed attempt logged
+no evaluation points, so its history gains none twice), and each TensorBoard run directory is
+cleared before its events are written.
+
 wandb runs offline unless the user chose otherwise (`WANDB_MODE` set, e.g. after `wandb login`,
 to `online`): nothing leaves the machine by default, and no login is needed. Its files go under
 `DIR/wandb/`. TensorBoard event files (tensorboardX) go under `DIR/tensorboard/<run name>/`.
@@ -16,9 +22,11 @@ any training starts (`check_tracker`).
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -51,6 +59,13 @@ def run_name(result: TrainResult, trial_id: str, seed: int) -> str:
     return f"{result.algo}-{result.env}-{trial_id}-seed{seed}"
 
 
+def run_id(out_dir: str | os.PathLike, trial_id: str, seed: int) -> str:
+    """A wandb run id, the same for every attempt at (results directory, trial, seed): the directory
+    is part of it, so two directories running the same sweep file do not resume each other's runs."""
+    where = hashlib.sha256(str(Path(out_dir).resolve()).encode()).hexdigest()[:8]
+    return f"{trial_id}-seed{int(seed)}-{where}"
+
+
 def _config(result: TrainResult, trial_id: str, sweep: str, seed: int) -> dict[str, Any]:
     return {**result.hparams, "algo": result.algo, "env": result.env, "budget": int(result.budget),
             "seed": int(seed), "trial_id": trial_id, "sweep": sweep, "device": result.device}
@@ -71,13 +86,17 @@ class WandbTracker:
         self.dir = Path(out_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
 
+    def init_args(self, result: TrainResult, trial_id: str, sweep: str, seed: int) -> dict[str, Any]:
+        """`wandb.init`'s arguments for one seed: a retry of the trial resumes the same run."""
+        return {"project": f"eggroll-bench-{sweep}", "name": run_name(result, trial_id, seed), "group": trial_id,
+                "config": _config(result, trial_id, sweep, seed), "dir": str(self.dir), "reinit": "create_new",
+                "id": run_id(self.dir, trial_id, seed), "resume": "allow"}
+
     def log_trial(self, result: TrainResult, trial_id: str, sweep: str) -> None:
         import wandb
 
         for seed in result.seeds:
-            run = wandb.init(project=f"eggroll-bench-{sweep}", name=run_name(result, trial_id, seed.seed),
-                             group=trial_id, config=_config(result, trial_id, sweep, seed.seed), dir=str(self.dir),
-                             reinit="create_new")
+            run = wandb.init(**self.init_args(result, trial_id, sweep, seed.seed))
             try:
                 run.define_metric("env_steps")
                 run.define_metric("*", step_metric="env_steps")
@@ -97,8 +116,9 @@ class TensorboardTracker:
         from tensorboardX import SummaryWriter
 
         for seed in result.seeds:
-            name = run_name(result, trial_id, seed.seed)
-            with SummaryWriter(logdir=str(self.dir / name)) as writer:
+            logdir = self.dir / run_name(result, trial_id, seed.seed)
+            shutil.rmtree(logdir, ignore_errors=True)  # a retry replaces the run's events, never adds a second set
+            with SummaryWriter(logdir=str(logdir)) as writer:
                 writer.add_text("config", json.dumps(_config(result, trial_id, sweep, seed.seed), sort_keys=True))
                 for p in seed.evals:
                     writer.add_scalar("return_mean", p.return_mean, p.env_steps)

@@ -125,7 +125,9 @@ def test_saved_policy_loads_and_acts_as_recorded(reference):
         assert (meta["algo"], meta["env"], meta["seed"], meta["trial_id"]) == ("openes", "CartPole-v1", seed, tid)
         assert meta["env_steps"] == final.loc[seed, "env_steps"] and meta["hparams"]["hidden"] == 16
         assert meta["policy_bytes"] == policy_paths(reference, tid, seed)[0].stat().st_size
-        assert set(meta["versions"]) >= {"jax", "flax"}
+        assert set(meta["versions"]) >= {"jax", "flax", "craftax", "jumanji", "kinetix-env", "navix"}
+        assert meta["code_version"] == final.loc[seed, "code_version"] and meta["code_version"].startswith("0.")
+        assert meta["plugins"] == []  # the modules rollout must import first (none for a built-in algorithm)
         policies[seed] = policy
     # a callable policy, deterministic (greedy) and different per seed
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
@@ -291,3 +293,50 @@ def test_wandb_logs_offline_without_a_login(tmp_path, cache, monkeypatch):
     for key in ("return_mean", "return_std", "wall_s", "env_steps", "compile_s", "run_s", "steps_per_s",
                 f"openes-CartPole-v1-{tid}-seed0", f"openes-CartPole-v1-{tid}-seed1"):
         assert key.encode() in logged, key
+
+
+def _seed_result(seed: int, returns: list[float]):
+    from eggroll_bench.algos.result import EvalPoint, SeedResult
+
+    evals = tuple(EvalPoint(100 * (k + 1), k + 1, r, 0.5, 0.1 * (k + 1)) for k, r in enumerate(returns))
+    return SeedResult(seed, "done", "", 100 * len(returns), len(returns), evals)
+
+
+def test_a_retried_trial_replaces_its_tensorboard_runs(tmp_path):
+    pytest.importorskip("tensorboardX", reason='the [log] extra is not installed: pip install -e ".[log]"')
+    from eggroll_bench.algos.result import TrainResult
+    from eggroll_bench.sweeps.store import failed_result
+    from eggroll_bench.sweeps.trackers import make_tracker
+
+    tracker = make_tracker("tensorboard", tmp_path)
+    failed = failed_result("openes", "CartPole-v1", {"lr": 0.1}, 300, [0, 1], "killed by SIGKILL")
+    tracker.log_trial(failed, "aaaaaaaaaaaa", "s")  # the first attempt: failed, final status only
+    time.sleep(1.1)  # event files are named by the second: a later attempt's must not merely overwrite it
+    retry = TrainResult("openes", "CartPole-v1", {"lr": 0.1}, 300, (_seed_result(0, [1.0, 2.0, 3.0]),
+                        _seed_result(1, [4.0, 5.0, 6.0])), 1.0, 2.0, "cpu", {})
+    tracker.log_trial(retry, "aaaaaaaaaaaa", "s")
+    tracker.log_trial(retry, "aaaaaaaaaaaa", "s")  # logged once more (a rerun): still one set
+    runs = sorted((tmp_path / "tensorboard").iterdir())
+    assert [r.name for r in runs] == ["openes-CartPole-v1-aaaaaaaaaaaa-seed0", "openes-CartPole-v1-aaaaaaaaaaaa-seed1"]
+    for run, want in zip(runs, ([1.0, 2.0, 3.0], [4.0, 5.0, 6.0])):
+        assert len(list(run.glob("events.out.tfevents.*"))) == 1
+        scalars = _tensorboard_scalars(run)
+        assert scalars["return_mean"] == [(100, want[0]), (200, want[1]), (300, want[2])]
+        assert scalars["final/env_steps"] == [(300, 300.0)]  # the failed attempt's (0 steps) is gone
+
+
+def test_a_retried_trial_resumes_its_wandb_run(tmp_path):
+    """wandb is not in the base install: the arguments its runs are opened with are what is checked."""
+    from eggroll_bench.algos.result import TrainResult
+    from eggroll_bench.sweeps.trackers import WandbTracker
+
+    result = TrainResult("openes", "CartPole-v1", {"lr": 0.1}, 300, (_seed_result(0, [1.0]),), 1.0, 2.0, "cpu", {})
+    tracker = WandbTracker(tmp_path / "a")
+    first = tracker.init_args(result, "aaaaaaaaaaaa", "s", 0)
+    assert first["resume"] == "allow" and first["id"] == WandbTracker(tmp_path / "a").init_args(
+        result, "aaaaaaaaaaaa", "s", 0)["id"]  # a later process (the retry) opens the same run
+    ids = {first["id"], tracker.init_args(result, "aaaaaaaaaaaa", "s", 1)["id"],
+           tracker.init_args(result, "bbbbbbbbbbbb", "s", 0)["id"],
+           WandbTracker(tmp_path / "b").init_args(result, "aaaaaaaaaaaa", "s", 0)["id"]}
+    assert len(ids) == 4  # per seed, per trial, per results directory
+    assert all(not set(i) & set("/\\#?%:") for i in ids)  # characters wandb refuses in an id

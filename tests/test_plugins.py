@@ -96,3 +96,21 @@ def test_an_installed_entry_point_is_found_with_no_flag(user_dir, tmp_path):
               tmp_path, env={"PYTHONPATH": os.pathsep.join([str(site), str(user_dir)])})
     assert out.returncode == 0, out.stderr
     assert "random_search on Catch-bsuite: final return" in out.stdout
+
+
+def test_rollout_imports_the_plugin_modules_a_policy_was_trained_with(user_dir, tmp_path):
+    out = cli(["train", "--import", "my_baselines", "--algo", "random_search", "--env", "CartPole-v1",
+               "--steps", "200", "--quiet", *TINY, "--out", str(tmp_path / "run")], user_dir)
+    assert out.returncode == 0, out.stderr
+    (sidecar,) = (tmp_path / "run" / "policies").glob("*/seed_0.json")
+    assert json.loads(sidecar.read_text())["plugins"] == ["my_baselines"]
+    trial = sidecar.parent.name
+    rollout = ["rollout", str(tmp_path / "run"), "--trial", trial, "--no-render", "--episodes", "2"]
+    # no --import: the sidecar names the module, found where the user keeps it
+    path = os.pathsep.join(p for p in (str(user_dir), os.environ.get("PYTHONPATH", "")) if p)
+    found = cli(rollout, tmp_path, env={"PYTHONPATH": path})
+    assert found.returncode == 0, found.stderr
+    assert "random_search on CartPole-v1" in found.stdout
+    lost = cli(rollout, tmp_path)  # the module is nowhere on the path: named, exit 2, no traceback
+    assert lost.returncode == 2 and "Traceback" not in lost.stderr
+    assert "trained with plugin modules ['my_baselines'] loaded" in lost.stderr

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from eggroll_bench.algos.result import EvalPoint, SeedResult, TrainResult
+from eggroll_bench.provenance import library_versions
 from eggroll_bench.cli import sweep as sweep_cli
 from eggroll_bench.sweeps.best import BEST_FILE
 from eggroll_bench.sweeps.manager import directory_status, run_sweep
@@ -496,7 +497,8 @@ class FakeTrain:
             return SeedResult(s, status, "nan" if diverged else "", 200, 4, (EvalPoint(100, 2, 1.0, 0.0, 0.1), last))
 
         results = tuple(seed_result(s) for s in seeds)
-        return TrainResult(algo, env, dict(overrides), total_steps, results, 1.0, 2.0, "fake", {"jax": "x"}, 1)
+        # the versions the runner records: a resumed sweep compares them with its own
+        return TrainResult(algo, env, dict(overrides), total_steps, results, 1.0, 2.0, "fake", library_versions(), 1)
 
     def rows_for(self, tid):
         from eggroll_bench.sweeps.store import rows_from_result
@@ -544,6 +546,20 @@ def test_failures_are_recorded_the_sweep_goes_on_and_exit_is_1(tmp_path):
     final = ResultsStore(sweep.out).read().query("row_type == 'final'")
     assert len(final) == 8 and not final.duplicated(["trial_id", "seed"]).any()
     assert json.loads((sweep.out / BEST_FILE).read_text())["choices"][0]["hparams"]["lr"] == 0.03
+
+
+def test_select_best_averages_exactly_the_trials_current_seeds(tmp_path):
+    from eggroll_bench.sweeps.manager import select_best
+
+    three = load_sweep(write(tmp_path, TUNE.replace("seeds = 2", "seeds = 3")), out=tmp_path / "out")
+    run_sweep(three, train=FakeTrain(), log=lambda line: None)  # rows of seeds 0, 1, 2 (return 1000 lr + seed)
+    table = ResultsStore(three.out).read()
+    two = load_sweep(write(tmp_path, TUNE), out=tmp_path / "out")  # the file now lists seeds 0, 1: same trial ids
+    choice = {c["algo"]: c for c in select_best(two, table)["choices"]}
+    assert choice["openes"]["final_return"] == 30.5 and choice["openes"]["seeds"] == [0, 1]  # not 31 (seed 2)
+    # a trial holding other seeds than the file's (0 and 2, not 1) is pending, not a candidate
+    other = load_sweep(write(tmp_path, TUNE.replace("seeds = 2", "seeds = [0, 1, 5]")), out=tmp_path / "out")
+    assert select_best(other, table)["choices"] == []
 
 
 def test_final_mode_takes_the_tuned_configuration(tmp_path):
