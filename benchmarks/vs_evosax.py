@@ -13,10 +13,13 @@ Both: Adam lr 0.05, σ 0.05, antithetic pairs, centred-rank shaping, determinist
 Two kinds of rows:
 - `generation`: one generation per call, on a `FixedHorizonEnv` (every member steps exactly
   `--horizon` times), so both step exactly pop × T transitions (`env_steps` per generation,
-  counted inside the call). Each program is compiled ahead of time (`compile_s`), called once to
-  warm up, then the two are timed in turn, `--repeats` rounds, median reported.
+  counted inside the call). Each program is compiled ahead of time; `compile_s` counts init and
+  one generation (ours: `EvolutionStrategy.init` and `update`; evosax: its init with our Actor's
+  initial parameters, and ask + rollout + tell), as the runner's compile_s counts its start. Then
+  each is called once to warm up and the two are timed in turn, `--repeats` rounds, median reported.
 - `trial`: the real task (CartPole-v1) for `--trial-steps` env steps. evosax: its generation
-  compiled once, then called from a Python loop until the budget is spent. Ours: `runner.train`,
+  compiled once (with its init), warmed up, then called from a Python loop until the budget is
+  spent. Ours: `runner.train`,
   what `eggroll-bench train openes CartPole-v1` runs, with the default `eval_every`
   (`ours-cli`: compile_s and run_s as the runner reports them, cold: the runner's cache cleared),
   and again with a single evaluation at the end (`ours-cli-eval-end`: `eval_every` larger than any
@@ -123,12 +126,14 @@ def ours_generation(es: EvolutionStrategy) -> tuple[Callable, Callable]:
 
 
 def compiled_generation(make: Callable[[], tuple[Callable, Callable]]) -> tuple[Any, Any, float]:
-    """(compiled generation, initial state, compile seconds): a fresh trace and compile each call."""
+    """(compiled generation, initial state, compile seconds of init + generation): what a program
+    that trains compiles (the runner's compile_s likewise counts its start), traced afresh."""
     init, generation = make()
-    state = jax.jit(init)(jax.random.PRNGKey(0))
-    key = jax.random.PRNGKey(1)
-    compiled, seconds = common.compile_jit(generation, state, key, donate_argnums=0)
-    return compiled, state, seconds
+    key = jax.random.PRNGKey(0)
+    init_c, init_s = common.compile_jit(init, key)
+    state = init_c(key)
+    compiled, generation_s = common.compile_jit(generation, state, jax.random.PRNGKey(1), donate_argnums=0)
+    return compiled, state, init_s + generation_s
 
 
 # --- kind "generation": one fixed-horizon generation per call ----------------------------------------
@@ -193,6 +198,7 @@ def evosax_trial(pop: int, hidden: int, depth: int, budget: int, evosax_algorith
     """evosax's generation compiled once, then called until the budget is spent."""
     compiled, state, compile_s = compiled_generation(
         lambda: evosax_generation(our_es(pop, hidden, depth, None), evosax_algorithms))
+    common.block(compiled(jax.tree.map(jnp.copy, state), jax.random.PRNGKey(3)))  # warm-up on a copy
     steps = generations = 0
     key = jax.random.PRNGKey(2)
     start = time.perf_counter()
