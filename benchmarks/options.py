@@ -255,7 +255,10 @@ def _vs_evosax(p: argparse.ArgumentParser) -> None:
     p.add_argument("--horizon", type=_positive_int, default=None,
                    help="steps per member of a generation row (default 64; --quick 8)")
     p.add_argument("--compile-repeats", type=_positive_int, default=1,
-                   help="compiles per contender of a generation row, alternated, median reported (default 1)")
+                   help="compiles per contender and row, each in a fresh process, alternated, median (default 1)")
+    p.add_argument("--compile-here", action="store_true",
+                   help="compile in this process (fast, for tests; XLA reuses kernels between programs, so the "
+                        "compile seconds of later contenders come out low)")
     p.add_argument("--no-generation", action="store_true", help="only the trial rows")
     p.add_argument("--trial-sizes", type=_sizes, default=None, metavar="PxW,PxW",
                    help="population x width of the trial rows (default 64x64,256x256; --quick 8x16)")

@@ -13,7 +13,8 @@ Both: Adam lr 0.05, σ 0.05, antithetic pairs, centred-rank shaping, determinist
 Two kinds of rows:
 - `generation`: one generation per call, on a `FixedHorizonEnv` (every member steps exactly
   `--horizon` times), so both step exactly pop × T transitions (`env_steps` per generation,
-  counted inside the call). Each program is compiled ahead of time; `compile_s` counts init and
+  counted inside the call). `compile_s` (every row: in a fresh process, see `fresh_compile_s`,
+  `--compile-repeats` alternated, median) counts init and
   one generation (ours: `EvolutionStrategy.init` and `update`; evosax: its init with our Actor's
   initial parameters, and ask + rollout + tell), as the runner's compile_s counts its start. Then
   each is called once to warm up and the two are timed in turn, `--repeats` rounds, median reported.
@@ -21,7 +22,7 @@ Two kinds of rows:
   compiled once (with its init), warmed up, then called from a Python loop until the budget is
   spent. Ours: `runner.train`,
   what `eggroll-bench train openes CartPole-v1` runs, with the default `eval_every`
-  (`ours-cli`: compile_s and run_s as the runner reports them, cold: the runner's cache cleared),
+  (`ours-cli`: run_s as the runner reports it, compile_s the runner's, in a fresh process),
   and again with a single evaluation at the end (`ours-cli-eval-end`: `eval_every` larger than any
   trial), which shows what the suite's periodic evaluation costs; evosax evaluates nothing.
   Contenders alternate, `--trial-repeats` rounds; generations / s = generations / run seconds.
@@ -31,7 +32,9 @@ evosax is an optional extra (`pip install -e ".[bench]"`), imported only here.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -136,6 +139,53 @@ def compiled_generation(make: Callable[[], tuple[Callable, Callable]]) -> tuple[
     return compiled, state, init_s + generation_s
 
 
+# --- compile seconds, each in a fresh process --------------------------------------------------------
+# XLA:CPU reuses kernels it compiled earlier in the same process: a second program that shares the
+# rollout's kernels compiled in half the time. So every compile_s is measured in a process of its
+# own, as a CLI trial compiles (one trial, one process).
+
+def compile_seconds(kind: str, contender: str, pop: int, hidden: int, depth: int, horizon: int | None,
+                    budget: int) -> float:
+    """Compile seconds of one contender's program in this process (run by `fresh_compile_s`)."""
+    if contender == "evosax":
+        return compiled_generation(lambda: evosax_generation(our_es(pop, hidden, depth, horizon), import_evosax()))[2]
+    if contender == "ours":
+        return compiled_generation(lambda: ours_generation(our_es(pop, hidden, depth, horizon)))[2]
+    overrides = {"pop_size": pop, "hidden": hidden, "depth": depth}
+    if contender == "ours-cli-eval-end":
+        overrides["eval_every"] = EVAL_END
+    config = runner.resolve_group("openes", ENV, [overrides], budget)[0][0]
+    return runner._compile("openes", ENV, runner.static_key(config), budget, 1, None).compile_s
+
+
+def fresh_compile_s(kind: str, contender: str, pop: int, hidden: int, depth: int, horizon: int | None,
+                    budget: int) -> float:
+    spec = (kind, contender, pop, hidden, depth, horizon, budget)
+    code = f"from eggroll_bench.benchmarks import vs_evosax as v; print('compile_s', v.compile_seconds(*{spec!r}))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("compile_s ")]
+    if done.returncode or not lines:
+        raise RuntimeError(f"compile of {contender} failed: {(done.stderr.strip().splitlines() or [''])[-1]}")
+    return float(lines[-1].split()[1])
+
+
+def fresh_compiles(kind: str, names: list[str], pop: int, hidden: int, args: argparse.Namespace, horizon: int | None,
+                   budget: int) -> dict[str, float | BaseException]:
+    """Median compile seconds per contender over `--compile-repeats` fresh processes, alternated."""
+    got: dict[str, list[float]] = {name: [] for name in names}
+    failed: dict[str, BaseException] = {}
+    measure = compile_seconds if args.compile_here else fresh_compile_s
+    for _ in range(args.compile_repeats):
+        for name in names:
+            if name in failed:
+                continue
+            try:
+                got[name].append(measure(kind, name, pop, hidden, args.depth, horizon, budget))
+            except Exception as err:  # noqa: BLE001 - reported in the row
+                failed[name] = err
+    return {**{name: statistics.median(v) for name, v in got.items() if v}, **failed}
+
+
 # --- kind "generation": one fixed-horizon generation per call ----------------------------------------
 
 def measure_generations(pop: int, hidden: int, args: argparse.Namespace, evosax_algorithms) -> list[dict]:
@@ -144,27 +194,24 @@ def measure_generations(pop: int, hidden: int, args: argparse.Namespace, evosax_
     base = {"kind": "generation", "env": ENV, "pop_size": pop, "hidden": hidden, "depth": args.depth,
             "horizon": args.horizon, "budget": "", "status": "ok"}
     rows = {name: {**base, "contender": name} for name in makers}
-    compiled, states, compile_s = {}, {}, {name: [] for name in makers}
+    compiled, states = {}, {}
     cap = common.memory_cap(args.max_gb)
-    for round_ in range(args.compile_repeats):  # alternated: a burst of load hits both alike
-        for name, make in makers.items():
-            if name in rows and rows[name]["status"] != "ok":
-                continue
-            try:
-                compiled[name], states[name], seconds = compiled_generation(make)
-            except Exception as err:  # noqa: BLE001 - reported in the row, the grid goes on
-                rows[name]["status"] = common.short_error(err)
-                continue
-            compile_s[name].append(seconds)
-            foot = common.footprint_bytes(compiled[name])
-            if foot is not None and foot > cap:
-                rows[name]["status"] = f"skipped: needs {foot / 2**30:.1f} GiB > cap {cap / 2**30:.1f} GiB"
-    calls = {}
-    for name in makers:
-        if compile_s[name]:
-            rows[name]["compile_s"] = statistics.median(compile_s[name])
-        if rows[name]["status"] == "ok":
-            calls[name] = _stepper(compiled[name], states[name])
+    for name, make in makers.items():
+        try:
+            compiled[name], states[name], _ = compiled_generation(make)
+        except Exception as err:  # noqa: BLE001 - reported in the row, the grid goes on
+            rows[name]["status"] = common.short_error(err)
+            continue
+        foot = common.footprint_bytes(compiled[name])
+        if foot is not None and foot > cap:
+            rows[name]["status"] = f"skipped: needs {foot / 2**30:.1f} GiB > cap {cap / 2**30:.1f} GiB"
+    calls = {name: _stepper(compiled[name], states[name]) for name in makers if rows[name]["status"] == "ok"}
+    for name, seconds in fresh_compiles("generation", list(calls), pop, hidden, args, args.horizon, 0).items():
+        if isinstance(seconds, BaseException):
+            rows[name]["status"] = common.short_error(seconds)
+            calls.pop(name)
+        else:
+            rows[name]["compile_s"] = seconds
     timings = common.interleaved(calls, args.repeats or (3 if args.quick else 5), 5.0 if args.quick else 40.0)
     for name, timing in timings.items():
         row = rows[name]
@@ -244,6 +291,8 @@ def measure_trials(pop: int, hidden: int, args: argparse.Namespace, evosax_algor
             except Exception as err:  # noqa: BLE001
                 rows[name]["status"] = common.short_error(err)
             loads.append(common.load())
+    compiles = fresh_compiles("trial", [n for n in runs if rows[n]["status"] == "ok"], pop, hidden, args, None,
+                              budget)
     for name, got in samples.items():
         if not got:
             continue
@@ -252,7 +301,11 @@ def measure_trials(pop: int, hidden: int, args: argparse.Namespace, evosax_algor
         rows[name].update(generations=mid["generations"], computed=mid["computed"], env_steps=mid["env_steps"],
                           env_steps_per_gen=mid["env_steps"] / mid["generations"], gens_per_s=statistics.median(speeds),
                           best_gens_per_s=max(speeds), steps_per_s=mid["env_steps"] / mid["run_s"],
-                          compile_s=statistics.median(s["compile_s"] for s in got), repeats=len(got))
+                          repeats=len(got))
+        if isinstance(compiles.get(name), BaseException):
+            rows[name]["status"] = common.short_error(compiles[name])
+        elif name in compiles:
+            rows[name]["compile_s"] = compiles[name]
     for row in rows.values():
         row["load"] = round(statistics.median(loads), 2) if loads else common.load()
     add_ratios(rows)
