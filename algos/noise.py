@@ -28,7 +28,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import traverse_util
+from jax.extend.random import threefry2x32_p
 
 from eggroll_bench.algos.config import ConfigError
 
@@ -41,6 +43,65 @@ def member_key(base_key: jax.Array, leaf: int, generation: jax.Array, member: ja
     key = jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(base_key, leaf), generation), pair)
     sign = jnp.where(antithetic & (member % 2 == 1), -1.0, 1.0)
     return key, sign
+
+
+def _draw_keys(base_key: jax.Array, generation: jax.Array, leaves: int, draws: int) -> jax.Array:
+    """(leaves, draws, 2): fold_in(fold_in(fold_in(base_key, j), generation), d), each stage one
+    vmapped fold_in (a single batched hash) over every leaf j and draw d."""
+    fold = jax.vmap(jax.random.fold_in, in_axes=(0, None))
+    per_leaf = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(base_key, jnp.arange(leaves))
+    per_generation = fold(per_leaf, generation)
+    return jax.vmap(jax.vmap(jax.random.fold_in, in_axes=(None, 0)), in_axes=(0, None))(
+        per_generation, jnp.arange(draws))
+
+
+def _antithetic(noise: Any) -> Any:
+    """Members 2d and 2d+1 from draw d: +ε and −ε (EGGROLL: ±A, B shared), interleaved on axis 0."""
+    if isinstance(noise, dict):
+        return {"A": _antithetic(noise["A"]), "B": jnp.repeat(noise["B"], 2, axis=0)}
+    return jnp.stack([noise, -noise], axis=1).reshape((-1,) + noise.shape[1:])
+
+
+def _normal_leaves(keys: jax.Array, leaves: list[jax.Array]) -> list[jax.Array]:
+    """`jax.random.normal(keys[j, d], leaves[j].shape)` for every leaf j and draw d, bit for bit,
+    from one threefry hash over all of them.
+
+    With the package's PRNG setting (threefry_partitionable off, see eggroll_bench/__init__.py),
+    jax draws n numbers from key k by hashing the counters 0..n-1 (padded with a 0 to even length)
+    as two halves, (x0, x1) = (c[:h], c[h:]) with h = ⌈n/2⌉, and concatenating the two output
+    words; bits become a uniform in (-1, 1) (23 mantissa bits under the exponent of 1.0), then
+    √2·erfinv. Here every leaf's halves sit side by side, each element with its own leaf's key,
+    in one hash, and the uniform and erfinv run once on the reassembled draws. Other settings or
+    dtypes take jax.random.normal per leaf."""
+    if jax.config.jax_threefry_partitionable or any(leaf.dtype != jnp.float32 for leaf in leaves):
+        return [jax.vmap(lambda k, leaf=leaf: jax.random.normal(k, leaf.shape, leaf.dtype))(keys[j])
+                for j, leaf in enumerate(leaves)]
+    sizes = [leaf.size for leaf in leaves]
+    halves = [(n + 1) // 2 for n in sizes]
+    draws = keys.shape[1]
+
+    def per_leaf(values):  # (draws, Σ halves): value j repeated over leaf j's half
+        return jnp.concatenate([jnp.broadcast_to(v, (draws, h)) for v, h in zip(values, halves)], axis=1)
+
+    x0 = np.concatenate([np.arange(h, dtype=np.uint32) for h in halves])
+    x1 = np.concatenate([np.append(np.arange(h, n, dtype=np.uint32), np.uint32(0))[:h]
+                         for n, h in zip(sizes, halves)])
+    k1 = per_leaf([keys[j, :, :1] for j in range(len(sizes))])
+    k2 = per_leaf([keys[j, :, 1:] for j in range(len(sizes))])
+    o0, o1 = threefry2x32_p.bind(k1, k2, jnp.broadcast_to(x0, k1.shape), jnp.broadcast_to(x1, k1.shape))
+    starts = np.concatenate([[0], np.cumsum(halves)])
+    bits = jnp.concatenate([part for j, n in enumerate(sizes)
+                            for part in (o0[:, starts[j]:starts[j + 1]], o1[:, starts[j]:starts[j] + n - halves[j]])],
+                           axis=1)
+    lo = np.nextafter(np.float32(-1.0), np.float32(0.0))  # jax.random.normal's lower bound
+    floats = jax.lax.bitcast_convert_type((bits >> np.uint32(9)) | np.uint32(0x3F800000), jnp.float32) - 1.0
+    uniform = jnp.maximum(lo, floats * (np.float32(1.0) - lo) + lo)
+    # One materialised draw: without the barrier XLA sinks the split below the elementwise maths and
+    # emits erfinv's polynomial once per leaf and per consumer (the members' weights, the gradient),
+    # each a large kernel for LLVM to compile.
+    normal = jax.lax.optimization_barrier(np.float32(np.sqrt(2)) * jax.lax.erf_inv(uniform))
+    splits = np.cumsum(sizes)[:-1]
+    return [part.reshape((draws,) + leaf.shape) for part, leaf in zip(jnp.split(normal, splits, axis=1), leaves)]
 
 
 def is_matrix(path: tuple[str, ...], leaf: jax.Array) -> bool:
@@ -97,18 +158,25 @@ class NoiseModel:
 
     # --- shared machinery ---------------------------------------------------------------------
     def sample(self, base_key: jax.Array, generation: jax.Array, params: Params) -> dict:
-        """Noise of every member for every leaf: {path: per-member noise stacked on axis 0}."""
-        flat = traverse_util.flatten_dict(params)
-        members = jnp.arange(self.pop_size)
-        out = {}
-        for j, (path, leaf) in enumerate(sorted(flat.items())):
-            def one(i, path=path, leaf=leaf, j=j):
-                key, sign = member_key(base_key, j, generation, i, self.antithetic)
-                noise = self.leaf_noise(key, path, leaf)
-                return jax.tree.map(lambda x: x * sign, noise) if not isinstance(noise, dict) else \
-                    {**noise, "A": noise["A"] * sign}
-            out[path] = jax.vmap(one)(members)
-        return out
+        """Noise of every member for every leaf: {path: per-member noise stacked on axis 0}.
+
+        The same numbers as drawing each (leaf, member) alone from `member_key`, computed with few
+        hashes: every fold_in stage runs for all leaves and members at once, an antithetic pair
+        draws once (its odd member takes the negation), and `draw_leaves` may draw all leaves in
+        one hash. On XLA:CPU each threefry hash is a loop of its own: one per leaf, member stage
+        and draw made the noise more than half of an OpenES generation's compile time.
+        """
+        flat = sorted(traverse_util.flatten_dict(params).items())
+        draws = self.pop_size // 2 if self.antithetic else self.pop_size
+        keys = _draw_keys(base_key, generation, len(flat), draws)  # (leaves, draws, 2)
+        noise = self.draw_leaves(keys, flat)
+        return {path: _antithetic(n) if self.antithetic else n for (path, _), n in zip(flat, noise)}
+
+    def draw_leaves(self, keys: jax.Array, flat: list[tuple[tuple[str, ...], jax.Array]]) -> list[Any]:
+        """Each leaf's noise for every draw, from its keys (leaves, draws, 2): by default `leaf_noise`
+        vmapped over the draws of each leaf."""
+        return [jax.vmap(lambda k, path=path, leaf=leaf: self.leaf_noise(k, path, leaf))(keys[j])
+                for j, (path, leaf) in enumerate(flat)]
 
     def gradient(self, params: Params, noise: dict, shaped_fitness: jax.Array, sigma: jax.Array) -> Params:
         """The ES gradient estimate g (ascent direction), a pytree like `params`."""
@@ -135,6 +203,9 @@ class FullRankNoise(NoiseModel):
 
     def leaf_noise(self, key, path, leaf):
         return jax.random.normal(key, leaf.shape, leaf.dtype)
+
+    def draw_leaves(self, keys, flat):
+        return _normal_leaves(keys, [leaf for _, leaf in flat])
 
     def leaf_gradient(self, path, leaf, noise, weights):
         return jnp.tensordot(weights, noise, axes=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 
 from eggroll_bench.benchmarks import options
 
@@ -22,6 +23,10 @@ def run_all(args: argparse.Namespace) -> int:
     status = 0
     for name in options.NAMES:
         print(f"\n=== bench {name} ===", flush=True)
+        if name in options.NEEDS and importlib.util.find_spec(options.NEEDS[name][0]) is None:
+            module, extra = options.NEEDS[name]
+            print(f"skipped: needs {module}, an optional extra (pip install -e \".[{extra}]\")", flush=True)
+            continue
         status = max(status, run_one(name, options.parser(name).parse_args(shared)))
     return status
 

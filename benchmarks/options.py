@@ -14,7 +14,9 @@ from typing import Callable
 from eggroll_bench.algos.config import ACTIVATIONS
 
 DEFAULT_OUT = "results/bench"
-NAMES = ("generation", "update", "memory", "compile", "ppo", "ceiling", "paper-throughput", "grouped")
+NAMES = ("generation", "update", "memory", "compile", "ppo", "ceiling", "paper-throughput", "grouped", "vs-evosax")
+# benchmarks that need an optional extra: (module they import, the extra that installs it)
+NEEDS = {"vs-evosax": ("evosax", "bench")}
 
 DESCRIPTIONS = {
     "generation": "env steps/s of population rollouts and full generations: inference vs EGGROLL vs OpenES",
@@ -25,6 +27,8 @@ DESCRIPTIONS = {
     "ceiling": "our ES generation, inference rollout and PPO update as ratios to a bare lax.scan of the raw library step",
     "paper-throughput": "the paper's one-layer throughput experiment: inference vs EGGROLL vs OpenES vs PPO, tokens/s",
     "grouped": "a grid of configurations trained in one compile (train_group) vs one trial at a time",
+    "vs-evosax": "our OpenES (one generation, and through the runner as the CLI trains) vs evosax 0.3.2's Open_ES "
+                 "on the same work: generations/s and compile seconds",
 }
 
 
@@ -242,9 +246,33 @@ def _grouped(p: argparse.ArgumentParser) -> None:
                    help="env-step budget per seed (default 40,000; --quick 2,000)")
 
 
+def _vs_evosax(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--widths", type=_positive_ints, default=None, metavar="W,W",
+                   help="hidden widths of the generation rows (default 64,256,1024; --quick 16)")
+    p.add_argument("--pops", type=_positive_ints, default=None, metavar="N,N",
+                   help="populations of the generation rows (default 64,256,1024; --quick 8)")
+    p.add_argument("--depth", type=_positive_int, default=2, help="hidden layers (default 2)")
+    p.add_argument("--horizon", type=_positive_int, default=None,
+                   help="steps per member of a generation row (default 64; --quick 8)")
+    p.add_argument("--compile-repeats", type=_positive_int, default=1,
+                   help="compiles per contender and row, each in a fresh process, alternated, median (default 1)")
+    p.add_argument("--compile-here", action="store_true",
+                   help="compile in this process (fast, for tests; XLA reuses kernels between programs, so the "
+                        "compile seconds of later contenders come out low)")
+    p.add_argument("--no-generation", action="store_true", help="only the trial rows")
+    p.add_argument("--trial-sizes", type=_sizes, default=None, metavar="PxW,PxW",
+                   help="population x width of the trial rows (default 64x64,256x256; --quick 8x16)")
+    p.add_argument("--no-trials", dest="trial_sizes", action="store_const", const=[], help="only the generation rows")
+    p.add_argument("--trial-steps", type=_positive_int, default=None,
+                   help="env-step budget of a trial row (default: the task's CLI budget, 2,000,000; --quick 4,000)")
+    p.add_argument("--trial-repeats", type=_positive_int, default=None,
+                   help="trials per contender, alternated, median reported (default 3; --quick 1)")
+    _max_gb(p)
+
+
 EXTRA: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "generation": _generation, "update": _update, "memory": _memory, "compile": _compile, "ppo": _ppo,
-    "ceiling": _ceiling, "paper-throughput": _paper_throughput, "grouped": _grouped,
+    "ceiling": _ceiling, "paper-throughput": _paper_throughput, "grouped": _grouped, "vs-evosax": _vs_evosax,
 }
 
 

@@ -243,3 +243,39 @@ def test_gpu_check_script_parses_and_refuses_to_run_without_a_gpu(tmp_path):
                             env=env, timeout=120)
     assert result.returncode == 3 and "no GPU visible" in result.stderr and "--allow-cpu" in result.stderr
     assert not any(tmp_path.iterdir())  # nothing written before the check
+
+
+def test_vs_evosax_runs_both_on_the_same_work(tmp_path):
+    """Tiny sizes: every contender's row is written, and evosax and ours stepped exactly the same
+    transitions per generation (fixed horizon: pop × T), and each trial spent its budget."""
+    pytest.importorskip("evosax", reason="optional benchmark extra: pip install -e '.[bench]'")
+    from eggroll_bench.benchmarks import vs_evosax
+
+    argv = ["--pops", "4", "--widths", "8", "--horizon", "3", "--repeats", "1", "--trial-sizes", "4x8",
+            "--trial-steps", "300", "--trial-repeats", "1", "--compile-here", "--out", str(tmp_path)]
+    assert vs_evosax.main(argv) == 0
+    columns, rows = read(tmp_path / "vs_evosax.csv")
+    assert columns == vs_evosax.COLUMNS
+    assert {(r["kind"], r["contender"]) for r in rows} == \
+        {(kind, name) for kind, names in vs_evosax.CONTENDERS.items() for name in names}
+    assert all(r["status"] == "ok" for r in rows)
+    assert positive_finite(rows, "gens_per_s") and positive_finite(rows, "compile_s")
+    generation = [r for r in rows if r["kind"] == "generation"]
+    assert {int(r["env_steps_per_gen"]) for r in generation} == {4 * 3}  # same work, counted in the call
+    for r in (r for r in rows if r["kind"] == "trial"):
+        assert int(r["env_steps"]) >= 300 and int(r["generations"]) >= 1
+        assert int(r["computed"]) == int(r["generations"])  # no generation computed past the budget
+    assert [float(r["x_evosax"]) for r in rows if r["contender"] == "evosax"] == [1.0, 1.0]
+    # what the committed CSV's compile seconds come from: one compile in a process of its own
+    assert vs_evosax.fresh_compile_s("generation", "evosax", 4, 8, 2, 3, 0) > 0
+
+
+def test_vs_evosax_without_evosax_names_the_extra(tmp_path, capsys, monkeypatch):
+    import sys
+    from eggroll_bench.benchmarks import vs_evosax
+
+    monkeypatch.setitem(sys.modules, "evosax", None)  # what an install without the extra sees
+    monkeypatch.setitem(sys.modules, "evosax.algorithms", None)
+    assert vs_evosax.main(["--quick", "--out", str(tmp_path)]) == 2
+    assert 'pip install -e ".[bench]"' in capsys.readouterr().err
+    assert not list(tmp_path.glob("*.csv"))
