@@ -30,8 +30,8 @@ def docs_block(heading: str) -> str:
 @pytest.fixture(scope="module")
 def user_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("user")
-    (d / "my_tasks.py").write_text(docs_block("### Adding an environment"))
-    (d / "my_baselines.py").write_text(docs_block("### Adding an algorithm"))
+    (d / "my_tasks.py").write_text(docs_block("## Adding an environment"))
+    (d / "my_baselines.py").write_text(docs_block("## Adding an algorithm"))
     return d
 
 
