@@ -2,7 +2,7 @@
 
 The runner builds an algorithm through it, the sweep-file parser and the CLI take their choices
 and hyperparameter names from it, and the figures their order, labels and colours. Adding an
-algorithm is one module that calls `register_algorithm` (see README, "Adding an algorithm").
+algorithm is one module that calls `register_algorithm` (see docs/extending.md, "Adding an algorithm").
 
 This module does not import JAX: a built-in factory is named as "module:function" and imported
 the first time an algorithm is built, so parsing a sweep file or counting its trials stays cheap.

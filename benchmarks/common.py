@@ -107,7 +107,7 @@ def record_throughput(rows: Mapping[Any, dict[str, Any]], timings: Mapping[Any, 
                           best_steps_per_s=steps / timing.best, repeats=timing.repeats)
 
 # XLA:CPU's YNNPACK fusions off. With them on (jaxlib 0.10 default), the per-member elementwise
-# work of an EGGROLL layer is fused into the shared GEMM, which then runs ~1.5-2x slower; see README.
+# work of an EGGROLL layer is fused into the shared GEMM, which then runs ~1.5-2x slower; see docs/benchmarks.md.
 NO_YNN = {"xla_cpu_experimental_ynn_fusion_type": ""}
 
 

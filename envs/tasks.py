@@ -1,5 +1,5 @@
-"""Built-in suites: one `Task` per task, registered by the registry on first use; see README
-"Adding an environment".
+"""Built-in suites: one `Task` per task, registered by the registry on first use; see
+docs/extending.md, "Adding an environment".
 
 Budgets (env steps, every population member's / environment's every step counted):
 - `budget_gpu`: sized for a full run on one GPU. Classic control follows PureJaxRL's PPO budgets

@@ -1,6 +1,6 @@
 """Statistics for the figures: PPO-normalised scores, IQM, confidence intervals.
 
-Definitions (also in the README of the figures):
+Definitions (also in docs/figures.md):
 - Final return R of a seed: its last evaluation (largest env_steps), or the final row's
   `return_mean` when the seed has no evaluation rows.
 - PPO reference R_PPO of a task: the mean over PPO seeds of their final return R.

@@ -242,7 +242,7 @@ def test_envs_cli_json_lists_every_task(capsys):
 
 
 def test_registering_a_new_task_is_one_call():
-    """The README's worked example: a gymnax task outside the suites."""
+    """docs/extending.md's worked example: a gymnax task outside the suites."""
     from functools import partial
 
     from eggroll_bench.envs.gymnax_adapter import GymnaxEnv

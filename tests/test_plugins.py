@@ -1,7 +1,7 @@
-"""Tasks and algorithms from outside the repository, exactly as README shows them.
+"""Tasks and algorithms from outside the repository, exactly as docs/extending.md shows them.
 
-The README's "Adding an environment" and "Adding an algorithm" code blocks are written to a
-temporary directory (not on the package's path) and used the three ways README names: `--import`,
+That page's "Adding an environment" and "Adding an algorithm" code blocks are written to a
+temporary directory (not on the package's path) and used the three ways the page names: `--import`,
 a sweep file's `imports` (whose trials run in their own processes) and an installed entry point.
 """
 from __future__ import annotations
@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--set", "hidden=8", "--set", "eval_every=2", "--set", "eval_episodes=2"]
 
 
-def readme_block(heading: str) -> str:
-    """The first ```python block under `heading` in README.md."""
-    text = (ROOT / "README.md").read_text()
+def docs_block(heading: str) -> str:
+    """The first ```python block under `heading` in docs/extending.md."""
+    text = (ROOT / "docs" / "extending.md").read_text()
     section = text[text.index(heading):]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
@@ -30,8 +30,8 @@ def readme_block(heading: str) -> str:
 @pytest.fixture(scope="module")
 def user_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("user")
-    (d / "my_tasks.py").write_text(readme_block("### Adding an environment"))
-    (d / "my_baselines.py").write_text(readme_block("### Adding an algorithm"))
+    (d / "my_tasks.py").write_text(docs_block("## Adding an environment"))
+    (d / "my_baselines.py").write_text(docs_block("## Adding an algorithm"))
     return d
 
 
