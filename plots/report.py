@@ -304,7 +304,7 @@ def _rollouts(rollouts: list[Rollout] | None, name: str) -> str:
         if r.gif is None:
             lines.append(f"{head}: not drawn, {r.why}")
             continue
-        cut = f" (the first {r.frames}; at most {r.max_frames} are drawn)" if r.frames >= r.max_frames else ""
+        cut = f" (at most {r.max_frames} are drawn)" if r.frames >= r.max_frames else ""
         figs.append(f"<figure>{_image(r.gif, head)}<figcaption><strong>{_e(r.env)}</strong>: {_e(r.algo)}, trial "
                     f"{_e(r.trial_id)}, seed {r.seed}; {r.frames} frames{_e(cut)}, return {r.episode_return:.4g} over "
                     f"them. Again, with its returns: <code>{_e(r.command(name))}</code></figcaption></figure>")
