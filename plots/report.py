@@ -22,7 +22,7 @@ import pandas as pd
 
 from eggroll_bench.files import write_atomic
 from eggroll_bench.plots.figures_systems import geometric_mean, speed_up_text, speed_ups
-from eggroll_bench.plots.load import algo_order, results_path
+from eggroll_bench.plots.load import algo_order, results_path, task_order
 from eggroll_bench.plots.render import Rendered, render
 from eggroll_bench.plots.rollouts import MAX_FRAMES, Rollout, draw_best
 from eggroll_bench.plots.sensitivity import CONFIG_NOTE, config_cells, config_keys, config_table
@@ -148,20 +148,17 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+def _marks(escaped: str) -> str:
+    """The Markdown marks the notes and tables use (**bold**, `code`) as HTML, in already escaped text."""
+    return re.sub(r"`(.+?)`", r"<code>\1</code>", re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped))
+
+
 def _inline(text: str) -> str:
-    """Escaped text with the Markdown the notes use (**bold**, `code`) as HTML."""
-    out = _e(text)
-    out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", out)
+    return _marks(_e(text))
 
 
 def _table(cells: pd.DataFrame, css: str) -> str:
-    return '<div class="scroll">' + _inline_table(cells.to_html(index=False, escape=True, border=0, classes=css)) \
-        + "</div>"
-
-
-def _inline_table(table_html: str) -> str:
-    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", table_html)
+    return f'<div class="scroll">{_marks(cells.to_html(index=False, escape=True, border=0, classes=css))}</div>'
 
 
 def _image(path: Path, alt: str) -> str:
@@ -188,12 +185,13 @@ def _provenance(name: str, directory: Path, tables: Tables) -> str:
         except (json.JSONDecodeError, AttributeError):
             continue
     stamps = distinct("timestamp")
+    tasks = task_order(trials["env"])
     budgets = sorted({int(b) for b in trials["budget"].dropna()}) if "budget" in trials else []
     items = [
         ("results", name),
         ("sweep", ", ".join(distinct("sweep")) or "not recorded"),
-        ("trials", f"{len(trials)} ({', '.join(algo_order(trials['algo'].unique()))} on {len(set(trials['env']))} task"
-                   f"{'s' if len(set(trials['env'])) != 1 else ''}), seeds {', '.join(map(str, sorted(set(tables.finals['seed'].astype(int)))))}"),
+        ("trials", f"{len(trials)}: {', '.join(algo_order(trials['algo'].unique()))} on {', '.join(tasks)}"),
+        ("seeds", ", ".join(map(str, sorted(set(tables.finals["seed"].astype(int)))))),
         ("budgets (env steps)", ", ".join(f"{b:,}" for b in budgets) or "not recorded"),
         ("code version", ", ".join(distinct("code_version"))
          or "not recorded (results written before eggroll-bench recorded its code version)"),
@@ -261,7 +259,7 @@ def _validation(directory: Path) -> str:
     parts = [markdown_html(md.read_text())]
     if png.is_file():
         parts.append(f'<figure>{_image(png, "ours vs the published reference runs")}<figcaption>'
-                     f"Ours vs the published reference runs (<code>{png.name}</code>)</figcaption></figure>")
+                     f"Ours vs the published reference runs (<code>{_e(png.name)}</code>)</figcaption></figure>")
     return "\n".join(parts)
 
 
