@@ -12,7 +12,11 @@ import pandas as pd
 import pytest
 
 from eggroll_bench.cli import main
-from eggroll_bench.plots.report import markdown_html
+from eggroll_bench.plots.load import load_results
+from eggroll_bench.plots.render import Rendered
+from eggroll_bench.plots.report import markdown_html, page
+from eggroll_bench.plots.rollouts import draw_best
+from eggroll_bench.plots.tidy import build_tables
 from eggroll_bench.plots.validate import validate
 from eggroll_bench.sweeps.manager import run_sweep
 from eggroll_bench.sweeps.references import Reference
@@ -156,6 +160,17 @@ def test_no_rollouts_draws_no_episode(tiny_sweep, tmp_path, capsys):
     text = out.read_text()
     assert "data:image/gif" not in text and "--no-rollouts</code>" in text
     assert not (tmp_path / "figs" / "rollouts").exists()
+
+
+def test_a_task_without_a_saved_policy_gets_a_line_saying_why(tiny_sweep, tmp_path):
+    kept = tmp_path / "results-only"
+    shutil.copytree(tiny_sweep / "trials", kept / "trials")  # the results kept, not the policies
+    tables = build_tables(load_results(kept))
+    (drawn,) = draw_best(kept, tables, tmp_path / "gifs")
+    assert drawn.env == "CartPole-v1" and drawn.gif is None and "no saved policy" in drawn.why
+    text = page(str(kept), kept, tables, Rendered({}, [], tables), [drawn])
+    assert "CartPole-v1: " in text and "not drawn, no saved policy for this trial" in text and "<img" not in text
+    assert not (tmp_path / "gifs").exists()
 
 
 def test_a_directory_without_results_is_refused_and_nothing_is_written(tmp_path, capsys):
