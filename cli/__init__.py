@@ -23,6 +23,7 @@ SUBCOMMAND_MODULES = (
     "eggroll_bench.cli.sweep",  # sweep, status
     "eggroll_bench.cli.plot",   # plot
     "eggroll_bench.cli.validate",  # validate
+    "eggroll_bench.cli.report",  # report
     "eggroll_bench.cli.rollout",  # rollout
     "eggroll_bench.cli.paper",  # paper
     "eggroll_bench.cli.bench",  # bench

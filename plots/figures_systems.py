@@ -71,6 +71,16 @@ def speed_ups(tables: Tables) -> dict[str, float]:
     return out
 
 
+def speed_up_text(ratio: float) -> str:
+    """How the time figure (and the report page) states one speed-up."""
+    return f"EGGROLL {ratio:.1f}× faster" if ratio >= 1 else f"EGGROLL {1 / ratio:.1f}× slower"
+
+
+def geometric_mean(ratios: dict[str, float]) -> float:
+    """The overall speed-up the time figure states: the geometric mean over tasks."""
+    return float(np.exp(np.mean(np.log(list(ratios.values())))))
+
+
 def call_sizes(eggroll: pd.Series, openes: pd.Series) -> tuple[float, float] | None:
     """The configurations per call of two timed trials when they differ (None when equal or unknown):
     vmapping several configurations in one call changes what each one's share costs."""
@@ -163,12 +173,9 @@ def training_time_figure(tables: Tables):
     # the ratios as a column right of the panel: never on top of a bar, whatever the scale
     for y, task in enumerate(tasks):
         if task in ratios:
-            r = ratios[task]
-            ax.text(1.02, y, f"EGGROLL {r:.1f}× faster" if r >= 1 else f"EGGROLL {1 / r:.1f}× slower",
-                    transform=ax.get_yaxis_transform(), va="center", ha="left", fontsize=10, fontweight="bold")
-    overall = ""
-    if ratios:
-        overall = f"; geometric mean {np.exp(np.mean(np.log(list(ratios.values())))):.1f}×"
+            ax.text(1.02, y, speed_up_text(ratios[task]), transform=ax.get_yaxis_transform(), va="center",
+                    ha="left", fontsize=10, fontweight="bold")
+    overall = f"; geometric mean {geometric_mean(ratios):.1f}×" if ratios else ""
     ax.set_title(f"EGGROLL vs OpenES training time per configuration for the same env-step budget\n"
                  f"speed-up = OpenES run time / EGGROLL run time{overall}")
     notes.append("times: each trial's share of its compiled call (the call's seconds / configurations trained in it)")

@@ -25,6 +25,7 @@ INFERENCE_FILE = "inference.csv"
 class Rendered:
     outputs: dict[str, list[Path] | str]  # figure name -> written files, or why it was skipped
     notes: list[str] = field(default_factory=list)  # gaps in the data the figures show as missing
+    tables: Tables | None = None  # what the figures were drawn from (the report page shows its tables)
 
     @property
     def errors(self) -> dict[str, str]:
@@ -88,7 +89,7 @@ def render(results_dir: str | Path, out_dir: str | Path | None = None, style_nam
                 drawn.append(f"{name}: {w.message}")
             else:  # not ours: pass it on as if it had not been caught
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return Rendered(outputs, describe_gaps(rows) + tables.notes + drawn)
+    return Rendered(outputs, describe_gaps(rows) + tables.notes + drawn, tables)
 
 
 def render_all(results_dir: str | Path, out_dir: str | Path | None = None, style: str = "robust",

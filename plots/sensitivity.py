@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 
 from eggroll_bench.plots.load import algo_order, hparams_frame, task_order  # noqa: E402
+from eggroll_bench.plots.summary import markdown_table  # noqa: E402
 from eggroll_bench.plots.stats import aggregate_mean, normalised_scores, sem, stratified_bootstrap_ci  # noqa: E402
 from eggroll_bench.plots.tidy import Tables, format_value, varied_hparams  # noqa: E402
 
@@ -78,17 +79,37 @@ def _fmt(value, spec: str) -> str:
     return "–" if not (isinstance(value, (int, float, np.number)) and np.isfinite(value)) else format(value, spec)
 
 
-def config_markdown(table: pd.DataFrame, keys: list[str]) -> str:
+def config_cells(table: pd.DataFrame, keys: list[str], shown: str = "**shown**") -> pd.DataFrame:
+    """The configuration table as it is shown (sweep_table.md, the report page): formatted text cells,
+    `shown` in the last column of the configuration the summary reports."""
     header = ["algo", "task", *keys, "seeds", "final return (mean ± SEM)", "normalised score", "run s",
               "configs in its call", "statuses", ""]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for _, r in table.iterrows():
         ret = _fmt(r["return_mean"], ".4g") + ("" if not np.isfinite(r["return_sem"]) else f" ± {_fmt(r['return_sem'], '.2g')}")
         score = _fmt(r["normalised_score"], ".3f") if r["score_note"] == "" else f"– ({r['score_note']})"
         cells = [r["algo"], r["env"], *(r[k] for k in keys), r["seeds"], ret, score, _fmt(r["run_s"], ".1f"),
-                 _fmt(r["call_configs"], "g"), r["statuses"], "**shown**" if r["selected"] else ""]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+                 _fmt(r["call_configs"], "g"), r["statuses"], shown if r["selected"] else ""]
+        rows.append([str(c) for c in cells])
+    return pd.DataFrame(rows, columns=header)
+
+
+def config_markdown(table: pd.DataFrame, keys: list[str]) -> str:
+    return markdown_table(config_cells(table, keys))
+
+
+def config_keys(table: pd.DataFrame) -> list[str]:
+    """The varied hyperparameters: the columns of `config_table` before its values."""
+    return [c for c in table.columns if c not in ("algo", "env") and c not in _VALUE_COLUMNS]
+
+
+CONFIG_NOTE = ("One row per configuration of each "
+               "algorithm and task that ran more than one; columns before `seeds` are the hyperparameters whose "
+               "values differ between those configurations (– where a trial has no such key). Final return: "
+               "last evaluation of each seed, mean ± SEM over seeds. Normalised score: mean over seeds of "
+               "(R − R_random) / (R_PPO − R_random), R_PPO from the PPO trial in summary.md. **shown**: the "
+               "configuration the per-task figures and the summary report. run s: the trial's share of its compiled "
+               "call (the call's run seconds / the configurations trained in it, `configs in its call`).")
 
 
 def write_sweep_table(tables: Tables, out_dir: Path) -> list[Path] | str:
@@ -96,17 +117,10 @@ def write_sweep_table(tables: Tables, out_dir: Path) -> list[Path] | str:
     table = config_table(tables)
     if table.empty:
         return "one configuration per algorithm and task (nothing to compare)"
-    keys = [c for c in table.columns if c not in ("algo", "env") and c not in _VALUE_COLUMNS]
     out_dir.mkdir(parents=True, exist_ok=True)
     csv, md = out_dir / "sweep_table.csv", out_dir / "sweep_table.md"
     table.to_csv(csv, index=False)
-    md.write_text("# Configurations\n\n" + config_markdown(table, keys) + "\nOne row per configuration of each "
-                  "algorithm and task that ran more than one; columns before `seeds` are the hyperparameters whose "
-                  "values differ between those configurations (– where a trial has no such key). Final return: "
-                  "last evaluation of each seed, mean ± SEM over seeds. Normalised score: mean over seeds of "
-                  "(R − R_random) / (R_PPO − R_random), R_PPO from the PPO trial in summary.md. **shown**: the "
-                  "configuration the per-task figures and the summary report. run s: the trial's share of its compiled "
-                  "call (the call's run seconds / the configurations trained in it, `configs in its call`).\n")
+    md.write_text("# Configurations\n\n" + config_markdown(table, config_keys(table)) + "\n" + CONFIG_NOTE + "\n")
     return [csv, md]
 
 

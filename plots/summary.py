@@ -56,15 +56,16 @@ def _fmt(value, spec: str = ".4g") -> str:
     return str(value)
 
 
-def to_markdown(table: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (no extra dependency). A sweep that ran several
-    configurations of an algorithm on a task gets a last column naming the one each row reports."""
+def summary_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The summary as it is shown (summary.md, the report page): one formatted text cell per column.
+    A sweep that ran several configurations of an algorithm on a task gets a last column naming the
+    one each row reports."""
     header = ["algo", "task", "agents", "seeds", "final return (mean ± std)", "normalised score",
               "run s", "compile s", "env steps / s", "statuses"]
     swept = bool((table["configs"] > 1).any())
     if swept:
         header.append("configuration (of N tried)")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for _, r in table.iterrows():
         ret = _fmt(r["return_mean"]) + ("" if not np.isfinite(r["return_std"]) else f" ± {_fmt(r['return_std'])}")
         score = _fmt(r["normalised_score"], ".3f") if r["score_note"] == "" else f"– ({r['score_note']})"
@@ -72,8 +73,31 @@ def to_markdown(table: pd.DataFrame) -> str:
                  _fmt(r["compile_s"], ".1f"), _fmt(r["steps_per_s"], ",.0f"), r["statuses"]]
         if swept:
             cells.append(f"{r['config']} (of {r['configs']})" if r["configs"] > 1 else "")
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+        rows.append([str(c) for c in cells])
+    return pd.DataFrame(rows, columns=header)
+
+
+def markdown_table(cells: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of text cells (no extra dependency)."""
+    lines = ["| " + " | ".join(cells.columns) + " |", "|" + "---|" * len(cells.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
     return "\n".join(lines) + "\n"
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    return markdown_table(summary_cells(table))
+
+
+def summary_note(table: pd.DataFrame) -> str:
+    """What the summary's columns mean (Markdown: summary.md and the report page)."""
+    return ("Final return: last evaluation of each "
+            "seed. Normalised score: (R − R_random) / (R_PPO − R_random), R_PPO = mean over PPO "
+            "seeds of the final return. run s / compile s: the trial's share of the compiled call it "
+            "trained in (its seeds run together; a call of several configurations splits its seconds "
+            "evenly between them: sweep_table.md says which shared one); env steps / s: all its seeds' "
+            "env steps per run second."
+            + (" Configuration: the values of the hyperparameters that differ between the configurations "
+               "of that algorithm and task (all of them: sweep_table.md)." if (table["configs"] > 1).any() else ""))
 
 
 def write_summary(tables: Tables, out_dir: Path) -> list[Path]:
@@ -81,13 +105,5 @@ def write_summary(tables: Tables, out_dir: Path) -> list[Path]:
     table = summary_table(tables)
     csv, md = out_dir / "summary.csv", out_dir / "summary.md"
     table.to_csv(csv, index=False)
-    md.write_text("# Results summary\n\n" + to_markdown(table) + "\nFinal return: last evaluation of each "
-                  "seed. Normalised score: (R − R_random) / (R_PPO − R_random), R_PPO = mean over PPO "
-                  "seeds of the final return. run s / compile s: the trial's share of the compiled call it "
-                  "trained in (its seeds run together; a call of several configurations splits its seconds "
-                  "evenly between them: sweep_table.md says which shared one); env steps / s: all its seeds' "
-                  "env steps per run second."
-                  + (" Configuration: the values of the hyperparameters that differ between the configurations "
-                     "of that algorithm and task (all of them: sweep_table.md)." if (table["configs"] > 1).any() else "")
-                  + "\n")
+    md.write_text("# Results summary\n\n" + to_markdown(table) + "\n" + summary_note(table) + "\n")
     return [csv, md]
