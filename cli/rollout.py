@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     from eggroll_bench.algos.policy import PolicyError, load_policy
     from eggroll_bench.algos.rollout import run_episodes
-    from eggroll_bench.envs.render import no_renderer_reason, record_episode, render, renderer
+    from eggroll_bench.envs.render import no_renderer_reason, record_episode, render, renderer, rollout_keys
 
     from eggroll_bench.plugins import search_current_directory
 
@@ -57,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
         if target.suffix.lower() != f".{kind}":
             return _error(f"--out {target}: {meta['env']} renders as .{kind}")
 
-    key = jax.random.PRNGKey(args.key)
-    eval_key, render_key = jax.random.split(key)
+    eval_key, render_key = rollout_keys(args.key)
     returns = np.asarray(jax.jit(lambda k: run_episodes(env, policy.act, k, episodes).returns)(eval_key))
     print(f"{meta['algo']} on {meta['env']} [trial {args.trial}, seed {seed}, {meta['env_steps']:,} env steps]: "
           f"return {returns.mean():.2f} ± {returns.std():.2f} over {episodes} episodes "

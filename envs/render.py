@@ -87,6 +87,13 @@ def _renderer(env: Env) -> str:
                      "(gymnax, jaxmarl MPE and brax tasks can be drawn)")
 
 
+def rollout_keys(key: int) -> tuple[jax.Array, jax.Array]:
+    """The evaluation key and the drawing key of `eggroll-bench rollout --key KEY`; the report page
+    draws its episodes from the same ones, so that command redraws the page's GIF."""
+    eval_key, render_key = jax.random.split(jax.random.PRNGKey(key))
+    return eval_key, render_key
+
+
 def record_episode(env: Env, act: ActFn, key: jax.Array, max_frames: int | None = None) -> Episode:
     """Run `act` for one episode (at most `max_frames` steps) and keep every state it passed through.
 

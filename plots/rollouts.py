@@ -63,11 +63,9 @@ def draw_best(results_dir: Path, tables: Tables, out_dir: Path, max_frames: int 
 
 def _draw(results_dir: Path, tables: Tables, env_name: str, algo: str, trial_id: str, out_dir: Path,
           max_frames: int) -> Rollout:
-    import jax
-
     from eggroll_bench.algos.policy import PolicyError, load_policy, saved_seeds
     from eggroll_bench.envs.registry import MissingExtraError, make
-    from eggroll_bench.envs.render import no_renderer_reason, record_episode, render, renderer
+    from eggroll_bench.envs.render import no_renderer_reason, record_episode, render, renderer, rollout_keys
 
     def skipped(why: str, seed: int | None = None) -> Rollout:
         return Rollout(env_name, algo, trial_id, seed, None, why, max_frames=max_frames)
@@ -91,7 +89,7 @@ def _draw(results_dir: Path, tables: Tables, env_name: str, algo: str, trial_id:
         policy = load_policy(results_dir, trial_id, seed)
     except PolicyError as err:
         return skipped(f"the saved policy cannot be loaded: {err}", seed)
-    _, render_key = jax.random.split(jax.random.PRNGKey(ROLLOUT_KEY))  # as `rollout` splits its key
+    _, render_key = rollout_keys(ROLLOUT_KEY)
     episode = record_episode(policy.algorithm.env, policy.act, render_key, max_frames)
     gif = render(policy.algorithm.env, episode, out_dir / f"{env_name}.gif")
     return Rollout(env_name, algo, trial_id, seed, gif, "", episode.length, episode.episode_return, max_frames)
