@@ -14,6 +14,7 @@ hopper: +5 s of compile, and its cost on every step at run time). Fresh starts s
 """
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from eggroll_bench.envs.core import import_chatter_to_stderr
@@ -29,9 +30,12 @@ class BraxEnv:
 
         self._env = brax_envs.get_environment(env_id, backend=backend)
         self.backend = backend
+        # brax's `observation_size` runs `reset` eagerly, op by op (8-15 s a task on a 2-core CPU);
+        # tracing it for the shape costs under a second
+        obs = jax.eval_shape(self._env.reset, jax.random.PRNGKey(0)).obs
         self.spec = EnvSpec(
             name=env_id,
-            obs_shape=(int(self._env.observation_size),),
+            obs_shape=tuple(int(d) for d in obs.shape),
             action_space=Box((int(self._env.action_size),), -1.0, 1.0),
             max_steps=max_steps,
         )
