@@ -4,8 +4,9 @@ MPE_simple_spread_v3 within a CPU budget (task defaults: shared policy 64x3, see
 Reference points (team return = sum over the 3 agents and 25 steps; evaluation: 64 fresh
 episodes, greedy actions): uniform-random policy -80.2 (registry); the untrained greedy policy
 scores about -63 to -70. When written (seed 0) ES reached about -58 by 1.5M steps and PPO about
--48 by 1M. The test asks for half of that gain, on the mean of the last three evaluations:
-at least `margin` above the first evaluation (one update in) and above the random policy.
+-54 by 500k (seed 1: -56; it goes on to about -45 by 1M, not needed here). The test asks for half
+of that gain, on the mean of the last three evaluations: at least `margin` above the first
+evaluation (step 0) and twice `margin` above the random policy.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ TASK = "MPE_simple_spread_v3"
 CASES = [
     ("eggroll", {"eval_every": 1}, 1_500_000, 4.0),
     ("openes", {"eval_every": 1}, 1_500_000, 4.0),
-    ("ppo", {"eval_every": 1}, 1_000_000, 8.0),
+    ("ppo", {"eval_every": 4}, 500_000, 8.0),
 ]
 
 
