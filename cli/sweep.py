@@ -161,14 +161,15 @@ def add_in_process_flag(p: argparse.ArgumentParser) -> None:
 
 def add_executor_flags(p: argparse.ArgumentParser) -> None:
     """Where trials run; each flag overrides the same key of a sweep file's [executor] table."""
-    from eggroll_bench.sweeps.executors import KINDS
+    from eggroll_bench.sweeps.executors import CPU_WORKERS_MAX, KINDS
 
     p.add_argument("--executor", choices=KINDS, default=None,
                    help="local: a pool of trial processes on this machine (default); ray: one Ray task per trial "
                         "(needs the [ray] extra)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="trials at once (local default: the GPUs over --devices-per-trial, each trial seeing "
-                        "one GPU unless that is set; 1 on CPU; ray default: what the cluster holds)")
+                        f"one GPU unless that is set; on CPU one per core, at most {CPU_WORKERS_MAX}; ray default: what the "
+                        "cluster holds)")
     p.add_argument("--devices-per-trial", type=int, default=None, metavar="D",
                    help="devices each trial sees and is split over (local default: the GPUs over --workers, so "
                         "one worker gets them all; on CPU, forced XLA host devices; ray default: 1 GPU)")

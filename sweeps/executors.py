@@ -9,7 +9,8 @@ and resume keep their guarantees however many trials run at once.
   devices (`DevicePlan`, set before JAX starts), over which the runner splits the trial: with GPUs,
   `workers` defaults to their number over `devices_per_trial` and `devices_per_trial` to their
   number over `workers`, so by default each trial gets one GPU, and with one worker all of them;
-  on CPU `workers` defaults to 1.
+  on CPU `workers` defaults to one per core, at most `CPU_WORKERS_MAX` (1 where the sweep forces
+  several host devices: one trial is then split over them).
 - `ray`: each trial is a Ray task (`max_retries=0`: a failure is recorded, `--retry-failed` reruns
   it; `max_calls=1`: a fresh worker process per trial, as locally) on the cluster at `address`, or
   on a local cluster started and stopped here. A task asks for `devices_per_trial` GPUs (default
@@ -39,6 +40,7 @@ from multiprocessing.connection import wait as wait_connections
 from pathlib import Path
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
+from eggroll_bench.algos.host_memory import WORKERS_ENV_VAR
 from eggroll_bench.files import write_atomic
 from eggroll_bench.sweeps.isolation import (IsolatedTrial, TrialCrashed, TrialRaised, TrialTimedOut,
                                             prepare_trial_process, resolve_train)
@@ -82,7 +84,7 @@ def check_setting(key: str, value: Any) -> None:
 @dataclass(frozen=True)
 class ExecutorConfig:
     kind: str = "local"
-    workers: int | None = None  # None: local GPUs (or 1 on CPU); on Ray, what the cluster can hold
+    workers: int | None = None  # None: local GPUs (CPU: one per core, at most 4); on Ray, what the cluster holds
     address: str | None = None  # Ray only; None starts a local cluster
     cpus_per_trial: float = 1.0  # Ray only, on a cluster without GPUs
     trial_timeout: float | None = None  # minutes of wall-clock time a trial process may run (None: no limit)
@@ -144,6 +146,17 @@ def with_host_devices(xla_flags: str, count: int) -> str:
     return " ".join([_HOST_DEVICES.sub("", xla_flags).strip(), f"{HOST_DEVICES_FLAG}={count}"]).strip()
 
 
+# A trial compiles on one core and its CPU run is mostly single-threaded at these sizes: on the 2-core
+# CPU, two trials at once ran quick.toml in ~0.7x the time of one. Capped so that a many-core host
+# does not start dozens of ~1 GB processes unasked.
+CPU_WORKERS_MAX = 4
+
+
+def default_cpu_workers() -> int:
+    """Trial processes at once on a CPU-only host when `--workers` is not given."""
+    return max(1, min(os.cpu_count() or 1, CPU_WORKERS_MAX))
+
+
 @dataclass(frozen=True)
 class DevicePlan:
     """How a local pool divides this machine's devices: `slots` trial processes at once, each seeing
@@ -158,6 +171,8 @@ class DevicePlan:
     xla_flags: str  # the sweep process's XLA_FLAGS (on CPU it may force several host devices)
     slots: int
     per_trial: int
+    default_workers: bool = False  # `slots` is the CPU default (one per core), not given
+
 
     def env(self, slot: int) -> dict[str, str]:
         """The environment trial process `slot` starts JAX with."""
@@ -175,22 +190,29 @@ class DevicePlan:
     def describe(self) -> str:
         if self.gpus:
             return f"{len(self.gpus)} GPUs, {self.per_trial} per trial"
-        return "CPU" + (f", {self.per_trial} host devices per trial" if self.per_trial > 1 else "")
+        cpu = "CPU" + (f", {self.per_trial} host devices per trial" if self.per_trial > 1 else "")
+        if self.default_workers:
+            cpu += f"; one per core up to {CPU_WORKERS_MAX} by default, --workers N to change"
+        return cpu
 
 
 def plan_devices(gpus: Sequence[str], xla_flags: str, workers: int | None,
                  devices_per_trial: int | None) -> DevicePlan:
-    """Divide the local devices: `workers` defaults to the GPUs / `devices_per_trial` (1 on CPU), and
+    """Divide the local devices: `workers` defaults to the GPUs / `devices_per_trial` (on CPU, one
+    per core up to `CPU_WORKERS_MAX`, or 1 where trials are split over forced host devices), and
     `devices_per_trial` to the devices / `workers` (at least 1), so that with neither set each trial
     gets one GPU, and with one worker it gets all of them (CPU: every forced host device)."""
     count = len(gpus) if gpus else (host_devices(xla_flags) or 1)
     if gpus and devices_per_trial is not None and devices_per_trial > count:
         raise ExecutorError(f"devices_per_trial = {devices_per_trial}: this machine has {count} GPU"
                             f"{'s' if count > 1 else ''} (CUDA_VISIBLE_DEVICES / nvidia-smi); use at most {count}")
-    if workers is None:
-        workers = max(1, count // devices_per_trial) if gpus and devices_per_trial else (count if gpus else 1)
+    per_core = workers is None and not gpus and count == 1 and (devices_per_trial or 1) == 1
+    if per_core:
+        workers = default_cpu_workers()
+    elif workers is None:  # GPUs, or one CPU trial split over several host devices
+        workers = (max(1, count // devices_per_trial) if devices_per_trial else count) if gpus else 1
     per_trial = devices_per_trial or max(1, count // workers)
-    return DevicePlan(tuple(gpus), xla_flags, workers, per_trial)
+    return DevicePlan(tuple(gpus), xla_flags, workers, per_trial, per_core)
 
 
 class _Waiting:
@@ -218,7 +240,8 @@ class LocalPool(_Waiting):
         self.devices = plan_devices(local_gpus(), os.environ.get("XLA_FLAGS", ""), config.workers,
                                     config.devices_per_trial)
         self.slots = self.devices.slots
-        self.train, self.env, self.modules = train, dict(env), tuple(modules)
+        # how many trial processes share the host's memory (`algos.host_memory`): this pool's size
+        self.train, self.env, self.modules = train, {**env, WORKERS_ENV_VAR: str(self.slots)}, tuple(modules)
         self.timeout_s = config.timeout_s
         self._free = list(range(self.slots))
         # connection -> (job, slot, trial, monotonic start)

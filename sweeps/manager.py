@@ -35,7 +35,7 @@ import pandas as pd
 
 from eggroll_bench.algos.checkpoint import DEFAULT_CHECKPOINT_MINUTES, TrialArtifacts, discard_checkpoint
 from eggroll_bench.algos.compile_cache import ENV_VAR as CACHE_ENV_VAR
-from eggroll_bench.algos.host_memory import MEMORY_ENV_VAR as HOST_MEMORY_ENV_VAR, WORKERS_ENV_VAR
+from eggroll_bench.algos.host_memory import MEMORY_ENV_VAR as HOST_MEMORY_ENV_VAR
 from eggroll_bench.algos.config import static_part
 from eggroll_bench.algos.registry import config_class
 from eggroll_bench.plugins import loaded_modules
@@ -200,12 +200,9 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
 
 
 def _trial_env(settings: ExecutorConfig) -> dict[str, str]:
-    """The settings a trial process must share with this one (set before it starts JAX), and on a
-    local pool how many trial processes share the host's memory (`algos.host_memory`)."""
-    env = {k: os.environ[k] for k in (CACHE_ENV_VAR, HOST_MEMORY_ENV_VAR) if k in os.environ}
-    if settings.kind == "local":
-        env[WORKERS_ENV_VAR] = str(settings.workers or 1)
-    return env
+    """The settings a trial process must share with this one (set before it starts JAX); a local
+    pool adds how many trial processes share the host's memory (`algos.host_memory`)."""
+    return {k: os.environ[k] for k in (CACHE_ENV_VAR, HOST_MEMORY_ENV_VAR) if k in os.environ}
 
 
 def _after_training(sweep: Sweep, train: TrainFn | None, save_policies: bool | None,

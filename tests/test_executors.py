@@ -17,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from eggroll_bench.sweeps.executors import ExecutorConfig, ExecutorError, RayExecutor, plan_devices, settings
+from eggroll_bench.sweeps.executors import (CPU_WORKERS_MAX, ExecutorConfig, ExecutorError, RayExecutor, plan_devices,
+                                           settings)
 from eggroll_bench.sweeps.isolation import TrialTimedOut
 from eggroll_bench.sweeps.manager import _after_training
 from eggroll_bench.sweeps.store import ResultsStore
@@ -211,13 +212,18 @@ def test_the_local_pool_divides_the_devices_one_gpu_per_trial_by_default_all_wit
         {"CUDA_VISIBLE_DEVICES": g, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"} for g in ["0", "1", "0", "1"]]
     with pytest.raises(ExecutorError, match="devices_per_trial = 3: this machine has 2 GPUs"):
         plan_devices(["0", "1"], "", None, 3)
-    # CPU: one trial at a time; it sees the forced host devices, or devices_per_trial of them
+    # CPU: one trial at a time where it is split over forced host devices, or devices_per_trial of them
     forced = "--xla_dump_to=/tmp/x --xla_force_host_platform_device_count=4"
     assert plan_devices([], forced, None, None).env(0) == {
         "XLA_FLAGS": "--xla_dump_to=/tmp/x --xla_force_host_platform_device_count=4"}
     assert plan_devices([], forced, 2, None).env(1)["XLA_FLAGS"].endswith("device_count=2")
     assert plan_devices([], "", None, 2).env(0) == {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    assert plan_devices([], "", None, None).env(0) == {} and plan_devices([], "", None, None).slots == 1
+    assert plan_devices([], forced, None, None).slots == plan_devices([], "", None, 2).slots == 1
+    assert plan_devices([], forced, None, None).describe() == "CPU, 4 host devices per trial"
+    # otherwise one trial process per core, at most CPU_WORKERS_MAX, each on the whole host
+    default = plan_devices([], "", None, None)
+    assert default.env(0) == {} and default.slots == min(os.cpu_count(), CPU_WORKERS_MAX) and default.default_workers
+    assert "--workers N to change" in default.describe() and "--workers" not in plan_devices([], "", 3, None).describe()
 
 
 @pytest.fixture(scope="module")

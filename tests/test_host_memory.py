@@ -10,7 +10,7 @@ import pytest
 from eggroll_bench.algos import runner
 from eggroll_bench.algos.checkpoint import TrialArtifacts, checkpoint_path
 from eggroll_bench.algos.host_memory import MEMORY_ENV_VAR, WORKERS_ENV_VAR, host_memory_bytes
-from eggroll_bench.sweeps.executors import ExecutorConfig
+from eggroll_bench.sweeps.executors import ExecutorConfig, LocalPool, local_gpus, plan_devices
 from eggroll_bench.sweeps.manager import _trial_env
 
 TOTAL = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -45,10 +45,12 @@ def test_local_workers_share_the_host_and_an_explicit_figure_wins(monkeypatch):
 
 def test_a_sweeps_local_trial_processes_are_told_how_many_share_the_host(monkeypatch):
     monkeypatch.setenv(MEMORY_ENV_VAR, "64")
-    env = _trial_env(ExecutorConfig(workers=3))
-    assert (env[MEMORY_ENV_VAR], env[WORKERS_ENV_VAR]) == ("64", "3")
-    assert _trial_env(ExecutorConfig())[WORKERS_ENV_VAR] == "1"
+    assert _trial_env(ExecutorConfig(workers=3))[MEMORY_ENV_VAR] == "64"
     assert WORKERS_ENV_VAR not in _trial_env(ExecutorConfig(kind="ray"))  # Ray places trials itself
+    for workers in (3, None):  # the pool's own size, also when it chose it (one per core on CPU)
+        pool = LocalPool(ExecutorConfig(workers=workers), None, _trial_env(ExecutorConfig(workers=workers)), ())
+        assert pool.env[WORKERS_ENV_VAR] == str(pool.slots) and pool.env[MEMORY_ENV_VAR] == "64"
+        assert pool.slots == (3 if workers else plan_devices(local_gpus(), "", None, None).slots)
 
 
 def test_a_group_that_left_a_checkpoint_is_trained_whole_again_and_resumes(tmp_path):
