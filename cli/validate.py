@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("validate", help="compare a results directory with published reference runs",
                               description="Per reference run (sweeps/validate_references.toml): our mean final "
-                                          "return with its 95%% CI over seeds, the reference's value and a verdict "
+                                          "return with its 95% CI over seeds, the reference's value and a verdict "
                                           "(matches / below / above); writes validate.csv, validate.md and "
                                           "validate.png/.pdf. Run `eggroll-bench sweep sweeps/validate.toml` first.")
     p.add_argument("results_dir", metavar="RESULTS_DIR", help="a sweep's results directory (results/validate)")
