@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -232,6 +233,33 @@ def test_paper16_tune_expands_to_the_papers_search(paper_extra):
     draws = {env: [tuple(sorted(t.varied.items())) for t in sweep.trials if t.algo == "ppo" and t.env == env]
              for env in tasks}
     assert len({tuple(sorted(d)) for d in draws.values()}) == 1
+
+
+
+def test_the_cpu_comparison_tunes_each_algorithm_equally_and_reports_other_seeds(tmp_path, monkeypatch):
+    """sweeps/cpu_compare*.toml: 8 searched configurations per (algorithm, task) on seed 0 at a quarter
+    of the budget, then each choice with seeds 1-5 at the full budget; one network for all."""
+    import tomllib
+
+    tune = load_sweep(REPO / "sweeps" / "cpu_compare_tune.toml")
+    tasks = {"CartPole-v1", "Acrobot-v1", "Pendulum-v1", "Breakout-MinAtar", "SpaceInvaders-MinAtar",
+             "MPE_simple_spread_v3"}
+    assert tune.mode == "tune" and tune.seeds == (0,)
+    per_cell = Counter((t.algo, t.env) for t in tune.trials)
+    assert set(per_cell) == {(a, e) for a in ("eggroll", "openes", "ppo") for e in tasks}
+    assert set(per_cell.values()) == {8}  # the same tuning effort for every algorithm
+    assert {(t.hparams["hidden"], t.hparams["depth"], t.hparams["activation"]) for t in tune.trials} == {(256, 3, "pqn")}
+    final_file = REPO / "sweeps" / "cpu_compare.toml"
+    assert Path(tomllib.loads(final_file.read_text())["from_tune"]) == tune.out / BEST_FILE
+    monkeypatch.chdir(tmp_path)
+    fake_best(tune, tmp_path / tune.out / BEST_FILE)
+    final = load_sweep(final_file)
+    assert final.seeds == (1, 2, 3, 4, 5) and not set(final.seeds) & set(tune.seeds)
+    chosen = {(t.algo, t.env): t for t in tune.trials[::-1]}
+    assert len(final.trials) == 18
+    for t in final.trials:
+        assert t.budget == 4 * chosen[(t.algo, t.env)].budget
+        assert dict(t.hparams) == dict(chosen[(t.algo, t.env)].hparams)
 
 
 @pytest.mark.paper
