@@ -111,13 +111,16 @@ def is_matrix(path: tuple[str, ...], leaf: jax.Array) -> bool:
 def _centered_rank(fitness: jax.Array) -> jax.Array:
     """Ranks mapped to [-0.5, 0.5] as rank/(N−1) − 0.5; tied members share the average of their
     ranks, so an all-tied population shapes to exactly zero (the zero update), not to weights that
-    depend on member order. One sort and two binary searches: O(N log N), jit/vmap friendly.
-    Untied fitness gets integer ranks, bit-identical to a double argsort. NaN ranks worst."""
+    depend on member order. One sort and two sorted searches: O(N log N), jit/vmap friendly.
+    Untied fitness gets integer ranks, bit-identical to a double argsort. NaN ranks worst.
+    The searches use `method="sort"`: the default binary search is a while loop per call site,
+    which XLA:CPU compiles as a loop of its own (about 0.3 s of an ES trial's compile); the indices
+    are the same integers either way."""
     n = fitness.shape[0]
     fitness = jnp.where(jnp.isnan(fitness), -jnp.inf, fitness)  # NaN would break the sort order
     ordered = jnp.sort(fitness)
-    left = jnp.searchsorted(ordered, fitness, side="left")
-    right = jnp.searchsorted(ordered, fitness, side="right")
+    left = jnp.searchsorted(ordered, fitness, side="left", method="sort")
+    right = jnp.searchsorted(ordered, fitness, side="right", method="sort")
     ranks = (left + right - 1).astype(jnp.float32) / 2  # mean of ranks left .. right−1, exact
     return ranks / (n - 1) - 0.5
 
