@@ -166,7 +166,7 @@ pop_size = { uniform = [8, 64] }
 def test_shipped_sweep_files_expand():
     counts = {name: len(load_sweep(REPO / "sweeps" / f"{name}.toml").trials)
               for name in ("quick", "core16", "marl", "scaling")}
-    assert counts["quick"] == 3 * 4 and counts["scaling"] == 2 * 4 * 3  # quick: EGGROLL at two sigmas
+    assert counts["quick"] == 4 * 4 and counts["scaling"] == 2 * 4 * 3  # quick: EGGROLL at two sigmas
     assert counts["core16"] == 3 * 16 and counts["marl"] == 3 * 3
     scaling = load_sweep(REPO / "sweeps" / "scaling.toml")
     assert {(t.hparams["pop_size"], t.hparams["hidden"]) for t in scaling.trials if t.algo == "eggroll"} == {
