@@ -145,7 +145,10 @@ def _make_functions(algo: str, env_name: str, static_config: BaseConfig, budget:
     def evaluate(rs: RunnerState, values) -> dict:
         algorithm = algorithm_for(values)
         eval_key = jax.random.fold_in(rs.eval_key, rs.updates)
-        episodes = run_episodes(env, algorithm.eval_act(rs.algo_state), eval_key, static_config.eval_episodes)
+        # no observation moments: nothing reads them here, and their per-step sums over the batch
+        # made each evaluation step (and the compile of `evaluate`) dearer
+        episodes = run_episodes(env, algorithm.eval_act(rs.algo_state), eval_key, static_config.eval_episodes,
+                                moments=False)
         params = algorithm.policy_params(rs.algo_state)
         finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
         finite = jnp.logical_and(finite, jnp.all(jnp.isfinite(episodes.returns)))
