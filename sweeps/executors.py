@@ -208,8 +208,10 @@ def plan_devices(gpus: Sequence[str], xla_flags: str, workers: int | None,
     per_core = workers is None and not gpus and count == 1 and (devices_per_trial or 1) == 1
     if per_core:
         workers = default_cpu_workers()
-    elif workers is None:  # GPUs, or one CPU trial split over several host devices
-        workers = (max(1, count // devices_per_trial) if devices_per_trial else count) if gpus else 1
+    elif workers is None and gpus:
+        workers = max(1, count // devices_per_trial) if devices_per_trial else count
+    elif workers is None:  # one CPU trial split over several host devices
+        workers = 1
     per_trial = devices_per_trial or max(1, count // workers)
     return DevicePlan(tuple(gpus), xla_flags, workers, per_trial, per_core)
 

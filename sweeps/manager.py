@@ -157,7 +157,7 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
     if max_group is not None and max_group < 1:
         raise SweepError(f"--max-group must be >= 1, got {max_group}")
     job_fn = TRAIN_GROUP if grouped else train
-    pool = make_executor(settings, job_fn, _trial_env(settings), loaded_modules(), sweep.out) if isolate else None
+    pool = make_executor(settings, job_fn, _trial_env(), loaded_modules(), sweep.out) if isolate else None
     try:
         with SweepLock(sweep.out, wait=wait, log=log):
             manifest = check_owner(sweep.out, sweep.name)  # again, now that nobody else can write
@@ -199,9 +199,9 @@ def run_sweep(sweep: Sweep, *, wait: bool = False, retry_failed: bool = False, t
             pool.close()
 
 
-def _trial_env(settings: ExecutorConfig) -> dict[str, str]:
-    """The settings a trial process must share with this one (set before it starts JAX); a local
-    pool adds how many trial processes share the host's memory (`algos.host_memory`)."""
+def _trial_env() -> dict[str, str]:
+    """The settings a trial process must share with this one (set before it starts JAX). A local
+    pool adds how many trial processes share the host's memory (`LocalPool`, `algos.host_memory`)."""
     return {k: os.environ[k] for k in (CACHE_ENV_VAR, HOST_MEMORY_ENV_VAR) if k in os.environ}
 
 

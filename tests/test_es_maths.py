@@ -239,11 +239,11 @@ def test_centered_rank_averages_tied_ranks():
     np.testing.assert_array_equal(jax.jit(shape_fitness, static_argnums=1)(f, "centered_rank"), expected)
 
 
-
 def test_centered_rank_compiles_without_a_loop():
     """The rank searches are sort-based: on XLA:CPU each binary-search loop was a loop to compile."""
     compiled = jax.jit(shape_fitness, static_argnums=1).lower(jnp.zeros(64), "centered_rank").compile()
     assert " while(" not in compiled.as_text()
+
 
 def test_all_tied_population_gives_exactly_the_zero_update():
     shaped = shape_fitness(jnp.full(8, 37.5), "centered_rank")

@@ -45,10 +45,10 @@ def test_local_workers_share_the_host_and_an_explicit_figure_wins(monkeypatch):
 
 def test_a_sweeps_local_trial_processes_are_told_how_many_share_the_host(monkeypatch):
     monkeypatch.setenv(MEMORY_ENV_VAR, "64")
-    assert _trial_env(ExecutorConfig(workers=3))[MEMORY_ENV_VAR] == "64"
-    assert WORKERS_ENV_VAR not in _trial_env(ExecutorConfig(kind="ray"))  # Ray places trials itself
+    assert _trial_env()[MEMORY_ENV_VAR] == "64"
+    assert WORKERS_ENV_VAR not in _trial_env()  # only a local pool knows it; Ray places trials itself
     for workers in (3, None):  # the pool's own size, also when it chose it (one per core on CPU)
-        pool = LocalPool(ExecutorConfig(workers=workers), None, _trial_env(ExecutorConfig(workers=workers)), ())
+        pool = LocalPool(ExecutorConfig(workers=workers), None, _trial_env(), ())
         assert pool.env[WORKERS_ENV_VAR] == str(pool.slots) and pool.env[MEMORY_ENV_VAR] == "64"
         assert pool.slots == (3 if workers else plan_devices(local_gpus(), "", None, None).slots)
 
