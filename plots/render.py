@@ -1,4 +1,4 @@
-"""Render every figure and the summary table from one results directory."""
+"""Render every figure, the summary table and the per-task verdicts from one results directory."""
 from __future__ import annotations
 
 import warnings
@@ -14,6 +14,7 @@ from eggroll_bench.plots.load import describe_gaps, load_results, results_path
 from eggroll_bench.plots.sensitivity import file_name, sensitivity_figure, sweep_keys, write_sweep_table
 from eggroll_bench.plots.summary import write_summary
 from eggroll_bench.plots.tidy import Tables, build_tables
+from eggroll_bench.plots.verdicts import write_verdicts
 
 # "paper" draws every "robust" figure plus the paper's R / R_PPO figures (paper_*), so one paper-style
 # rendering holds both styles (`eggroll-bench paper --suite paper16` relies on it).
@@ -49,6 +50,7 @@ def _builders(tables: Tables, style_name: str, inference: Path | None, out: Path
         ("multiagent_curves_wall_clock", lambda: curves_figure(tables, "wall_s", multi_agent=True)),
         ("multiagent_time", lambda: multiagent_time_figure(tables)),
         ("summary", lambda: write_summary(tables, out)),
+        ("verdicts", lambda: write_verdicts(tables, out)),
         ("sweep_table", lambda: write_sweep_table(tables, out)),
     ] + _sensitivity_builders(tables)
 

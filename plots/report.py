@@ -28,6 +28,7 @@ from eggroll_bench.plots.rollouts import MAX_FRAMES, Rollout, draw_best
 from eggroll_bench.plots.sensitivity import CONFIG_NOTE, config_cells, config_keys, config_table
 from eggroll_bench.plots.summary import summary_cells, summary_note, summary_table
 from eggroll_bench.plots.tidy import Tables
+from eggroll_bench.plots.verdicts import verdict_cells, verdict_note, verdict_table
 from eggroll_bench.provenance import code_version
 
 REPORT_FILE = "report.html"
@@ -46,7 +47,7 @@ CAPTIONS = {
     "multiagent_curves_wall_clock": "Multi-agent tasks: team return vs wall-clock seconds",
     "multiagent_time": "Multi-agent tasks: training time",
 }
-TABLES = ("summary", "sweep_table")  # outputs of `render` that are tables, not figures
+TABLES = ("summary", "verdicts", "sweep_table")  # outputs of `render` that are tables, not figures
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1d1d1f;
        background: #fafafa; line-height: 1.45; }
@@ -112,6 +113,7 @@ def page(name: str, directory: Path, tables: Tables, rendered: Rendered, rollout
     main_figures = {k: v for k, v in figures.items() if k not in sensitivity}
     sections = [
         ("summary", "Summary", _summary(tables)),
+        ("verdicts", "EGGROLL vs OpenES per task", _verdicts(tables)),
         ("figures", "Figures", _figures(main_figures)),
         ("configurations", "Configurations", _configurations(tables, rendered.outputs.get("sweep_table"), sensitivity)),
         ("validation", "Checked against published runs", _validation(directory)),
@@ -221,6 +223,13 @@ def _summary(tables: Tables) -> str:
         parts.append("<h3>EGGROLL vs OpenES run time per configuration (as the time figure states it)</h3>"
                      + _list(lines + [f"geometric mean over tasks: {geometric_mean(ratios):.1f}×"], "speedups"))
     return "\n".join(parts)
+
+
+def _verdicts(tables: Tables) -> str:
+    table = verdict_table(tables)
+    if table.empty:
+        return ""
+    return _table(verdict_cells(table), "verdicts") + f'<p class="note">{_inline(verdict_note(table))}</p>'
 
 
 def _figure_html(name: str, written: list[Path] | str) -> str:

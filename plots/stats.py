@@ -13,6 +13,8 @@ Definitions (also in docs/figures.md):
   resamples the seeds of each task independently, with replacement, keeping each task's count.
 - Over seeds within one task (curves, per-task points): mean with a 95% Student-t interval,
   which, unlike a bootstrap, does not shrink to nothing with the 3-5 seeds a sweep usually has.
+- Between two algorithms on one task (the per-task verdicts): the difference of their seed means
+  with Welch's t-interval (their seed spreads differ).
 - The paper's style (`--style paper`): a seed's R / R_PPO, with the same R_PPO (PPO's final mean
   return); undefined for a task without PPO or with R_PPO <= 0. Per task: mean ± SEM over seeds;
   over tasks: the mean of the task means, SEM sqrt(Σ SEM²) / T (tasks independent).
@@ -89,6 +91,26 @@ def t_interval(values: np.ndarray, axis: int = 0, confidence: float = 0.95):
         sd = np.sqrt(np.sum(dev ** 2, axis=axis) / np.maximum(n - 1, 1))
         half = np.where(n > 1, _sps.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(n), 0.0)
     return mean, mean - half, mean + half, n
+
+
+def welch_interval(a: np.ndarray | Sequence[float], b: np.ndarray | Sequence[float],
+                   confidence: float = 0.95) -> Interval:
+    """mean(a) − mean(b) with Welch's t-interval (unequal variances; Welch–Satterthwaite degrees of
+    freedom), NaN ignored. With no spread in either sample the interval is the difference itself;
+    with fewer than one value in either, NaN."""
+    a, b = (np.asarray(x, dtype=float) for x in (a, b))
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if not (a.size and b.size):
+        return Interval(np.nan, np.nan, np.nan)
+    diff = float(a.mean() - b.mean())
+    va = a.var(ddof=1) / a.size if a.size > 1 else 0.0
+    vb = b.var(ddof=1) / b.size if b.size > 1 else 0.0
+    se2 = va + vb
+    if se2 == 0:
+        return Interval(diff, diff, diff)
+    dof = se2 ** 2 / sum(v ** 2 / (n - 1) for v, n in ((va, a.size), (vb, b.size)) if n > 1)
+    half = float(_sps.t.ppf(0.5 + confidence / 2, dof) * np.sqrt(se2))
+    return Interval(diff, diff - half, diff + half)
 
 
 def sem(values: np.ndarray, axis: int = 0) -> np.ndarray:

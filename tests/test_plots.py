@@ -588,3 +588,40 @@ def test_sensitivity_without_ppo_is_skipped_and_categories_are_not_joined(tmp_pa
     points = [ln for ln in ax.get_lines() if ln.get_color() == style.colour("eggroll") and ln.get_marker() == "o"]
     assert len(points) == 1 and points[0].get_linewidth() == 0  # markers only, no line between categories
     plt.close(fig)
+
+
+# --- per-task verdicts ---------------------------------------------------------------------------
+
+def test_verdicts_follow_the_stated_rule(rendered):
+    from eggroll_bench.plots.stats import Interval
+    from eggroll_bench.plots.verdicts import BETTER, COMPARABLE, WORSE, verdict
+
+    d, result = rendered
+    assert [p.name for p in result.outputs["verdicts"]] == ["verdicts.csv", "verdicts.md"]
+    table = pd.read_csv(d / "figures" / "verdicts.csv").set_index("env")
+    # seeds at final -10, +0, +10: each mean's Welch interval of the difference has half-width
+    # t_{0.975, 4} * sqrt(100/3 + 100/3) = 22.67
+    half = 2.7764451051977987 * np.sqrt(200 / 3)
+    cartpole = table.loc["CartPole-v1"]  # 420 vs 380: interval above 0, gap 40 >= 5% of (500 - 20)
+    assert (cartpole["diff"], cartpole["diff_lo"], cartpole["diff_hi"]) == \
+        (pytest.approx(40.0), pytest.approx(40.0 - half), pytest.approx(40.0 + half))
+    assert cartpole["verdict"] == BETTER
+    assert cartpole["eggroll_score"] == pytest.approx((420 - 20) / (500 - 20))
+    assert cartpole["openes_ratio"] == pytest.approx(380 / 500)
+    assert table.loc["Pendulum-v1", "verdict"] == BETTER  # -400 vs -600, gap 200 >= 5% of 1000
+    assert np.isnan(table.loc["Pendulum-v1", "eggroll_ratio"])  # R / R_PPO undefined: R_PPO < 0
+    assert table.loc["Freeway-MinAtar", "verdict"] == COMPARABLE  # 30 vs 25: the interval holds 0
+    assert table.loc["MPE_simple_spread_v3", "verdict"] == COMPARABLE
+    assert "verdict" in (d / "figures" / "verdicts.md").read_text()
+    # the margin: a consistent gap too small to matter is comparable; no PPO scale leaves the interval alone
+    assert verdict(Interval(2.0, 1.0, 3.0), scale=480.0) == COMPARABLE
+    assert verdict(Interval(2.0, 1.0, 3.0), scale=np.nan) == BETTER
+    assert verdict(Interval(-30.0, -40.0, -20.0), scale=480.0) == WORSE
+    assert verdict(Interval(np.nan, np.nan, np.nan), scale=480.0) == "–"
+
+
+def test_no_verdicts_without_both_es(tmp_path):
+    from eggroll_bench.plots.verdicts import write_verdicts
+
+    assert write_verdicts(_tables(_cartpole(("eggroll", "ppo")), tmp_path), tmp_path / "out") == \
+        "no task where both EGGROLL and OpenES ran"

@@ -117,3 +117,25 @@ def test_t_interval_and_sem():
     assert hi[0] - mean[0] == pytest.approx(12.7062, rel=1e-4)
     assert lo[1] == hi[1] == 5.0  # one seed: no interval
     np.testing.assert_allclose(sem(np.array([[1.0, 2.0], [3.0, 2.0]])), [1.0, 0.0])
+
+
+def test_welch_interval_matches_scipy_and_handles_degenerate_samples():
+    from scipy.stats import ttest_ind
+
+    from eggroll_bench.plots.stats import welch_interval
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(10.0, 1.0, 5), rng.normal(8.0, 4.0, 7)
+    got = welch_interval(a, b)
+    ci = ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert got.point == pytest.approx(a.mean() - b.mean())
+    assert (got.lo, got.hi) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    # no spread in either (every seed solved the task): the interval is the difference itself
+    same = welch_interval([500.0, 500.0], [500.0, 500.0, 500.0])
+    assert (same.point, same.lo, same.hi) == (0.0, 0.0, 0.0)
+    # no spread in one: Welch's degrees of freedom are the other sample's n - 1
+    one = welch_interval([500.0] * 5, [480.0, 490.0, 500.0])
+    half = 2 * 4.302652729911275 * 10 / np.sqrt(3) / 2  # t_{0.975, 2} * sd / sqrt(n)
+    assert (one.lo, one.hi) == (pytest.approx(15.0 - half), pytest.approx(15.0 + half))
+    assert np.isnan(welch_interval([], [1.0]).point)
+    assert np.isnan(welch_interval([np.nan], [1.0, 2.0]).lo)
