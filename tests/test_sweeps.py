@@ -248,7 +248,7 @@ def test_the_cpu_comparison_tunes_each_algorithm_equally_and_reports_other_seeds
     per_cell = Counter((t.algo, t.env) for t in tune.trials)
     assert set(per_cell) == {(a, e) for a in ("eggroll", "openes", "ppo") for e in tasks}
     assert set(per_cell.values()) == {8}  # the same tuning effort for every algorithm
-    assert {(t.hparams["hidden"], t.hparams["depth"], t.hparams["activation"]) for t in tune.trials} == {(256, 3, "pqn")}
+    assert {(t.hparams["hidden"], t.hparams["depth"], t.hparams["activation"]) for t in tune.trials} == {(64, 3, "pqn")}
     final_file = REPO / "sweeps" / "cpu_compare.toml"
     assert Path(tomllib.loads(final_file.read_text())["from_tune"]) == tune.out / BEST_FILE
     monkeypatch.chdir(tmp_path)
