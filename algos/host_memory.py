@@ -33,7 +33,14 @@ def host_memory_bytes() -> int | None:
             total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (ValueError, OSError, AttributeError):
             return None
+    return int(total // host_trials())
+
+
+def host_trials() -> int:
+    """How many trial processes share this host at most (`EGGROLL_BENCH_LOCAL_WORKERS`; 1 when unset):
+    the local pool's size, or what a Ray node's resources allow. Recorded with every result, since
+    trials that share a CPU's cores run slower than alone."""
     workers = os.environ.get(WORKERS_ENV_VAR, "1").strip() or "1"
     if not workers.isdigit() or int(workers) < 1:
         raise ValueError(f"{WORKERS_ENV_VAR}={workers!r}: expected the number of trial processes on this host (>= 1)")
-    return int(total // int(workers))
+    return int(workers)

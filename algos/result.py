@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from eggroll_bench.algos.host_memory import host_trials
 from eggroll_bench.provenance import code_version
 
 
@@ -71,6 +72,8 @@ class TrainResult:
     call: CallTiming | None = None  # the compiled call it trained in (None: it never ran, e.g. failed)
     # the eggroll-bench that produced it (provenance.code_version: version, git commit, dirty hash)
     code_version: str = field(default_factory=code_version)
+    # trial processes that shared its host at most (algos.host_memory.host_trials): on a CPU they share cores
+    host_trials: int = field(default_factory=host_trials)
 
     @property
     def group_size(self) -> int:

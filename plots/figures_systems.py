@@ -95,6 +95,17 @@ def call_size_notes(differ: dict[tuple[float, float], list[str]]) -> list[str]:
             for (e, o), tasks in differ.items()]
 
 
+def shared_host_notes(trials: pd.DataFrame) -> list[str]:
+    """A note when the timed trials shared a CPU's cores with other trials: their absolute times are
+    longer than alone (EGGROLL's and OpenES's alike, so their ratio is still like with like)."""
+    cpu = trials[trials["device"].astype(str).str.startswith("cpu") & (trials["host_trials"] > 1)]
+    if cpu.empty:
+        return []
+    most = int(cpu["host_trials"].max())
+    return [f"up to {most} trials ran at once on the CPU ({cpu['device'].iloc[0]}), sharing its cores: absolute "
+            f"times are longer than a trial alone would take"]
+
+
 def _first(t: pd.DataFrame):
     sel = t[t["selected"]]
     return sel["trial_id"].iloc[0] if len(sel) else None
@@ -165,7 +176,8 @@ def training_time_figure(tables: Tables):
                 notes.append(f"{p['env']}: EGGROLL and OpenES ran different budgets or settings "
                              f"(pop_size {e['pop_size']:g} vs {o['pop_size']:g}, hidden {e['hidden']:g} vs "
                              f"{o['hidden']:g}, budget {e['budget']:g} vs {o['budget']:g})")
-    notes += call_size_notes(differ)
+    notes += call_size_notes(differ) + shared_host_notes(trials.loc[[t for a in ES for t in pairs[a]
+                                                                     if isinstance(t, str)]])
     times = pd.DataFrame(times)
     tasks = list(pairs["env"])
     fig, ax = plt.subplots(figsize=(10, max(3.2, 0.75 * len(tasks) + 1.6)), layout="constrained")
@@ -273,7 +285,7 @@ def multiagent_time_figure(tables: Tables):
     algos = algo_order(tables.trials["algo"].unique())
     tasks = task_order(t["env"])
     fig, ax = plt.subplots(figsize=(9.5, max(3.2, 0.9 * len(tasks) + 1.6)), layout="constrained")
-    notes = time_bars(ax, t, tasks, algos)
+    notes = time_bars(ax, t, tasks, algos) + shared_host_notes(t)
     ax.set_title("Multi-agent training wall-clock for the same env-step budget")
     style.algo_legend(fig, algos, bars=True)
     style.footnote(fig, notes)

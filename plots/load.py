@@ -29,7 +29,7 @@ REQUIRED: tuple[str, ...] = (
 NUMERIC: tuple[str, ...] = (
     "schema_version", "num_agents", "seed", "env_steps", "updates", "return_mean", "return_std",
     "wall_s", "compile_s", "run_s", "steps_per_s", "budget", "random_return", "call_configs", "call_rows",
-    "call_compile_s", "call_run_s", "computed_updates",
+    "call_compile_s", "call_run_s", "computed_updates", "host_trials",
 )
 # Schema 1 lacks the call_* columns, and a grouped trial's compile_s / run_s there were its whole
 # call's: its returns read as they are, its times are dropped (NaN) rather than shown wrong.
@@ -78,9 +78,8 @@ def load_results(results_dir: str | Path) -> pd.DataFrame:
     df = df[df["row_type"].isin(["eval", "final"])].copy()
     if df.empty:
         raise ResultsError(f"no results in {source}: no 'eval' or 'final' rows")
-    for col in NUMERIC:
-        if col in df:
-            df[col] = pd.to_numeric(df[col], errors="coerce")
+    for col in NUMERIC:  # a table written before an optional column was added reads with it empty
+        df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else np.nan
     for col in set(COLUMNS) - set(NUMERIC):
         if col not in df:
             df[col] = ""

@@ -54,7 +54,7 @@ def seed_finals(rows: pd.DataFrame) -> pd.DataFrame:
     index = last_eval.index.union(final.index)
     base = final.reindex(index).combine_first(last_eval.reindex(index))
     out = base[["algo", "env", "num_agents", "budget", "random_return", "hparams",
-                "run_s", "compile_s", "steps_per_s", "call_configs"]].copy()
+                "run_s", "compile_s", "steps_per_s", "call_configs", "host_trials", "device"]].copy()
     # last evaluation first; the final row's own return only for seeds without evaluation rows
     out["final_return"] = last_eval["return_mean"].reindex(index).fillna(final["return_mean"].reindex(index))
     out["env_steps"] = final["env_steps"].reindex(index).fillna(last_eval["env_steps"].reindex(index))
@@ -73,14 +73,15 @@ def trial_table(finals: pd.DataFrame, curve_trials: set[str] | frozenset = froze
     configurations (`algos.result.CallTiming`): every final row carries the trial's share of the
     call's compile_s and run_s, and steps_per_s is that seed's env steps / run_s. So the trial's
     times are the mean over its final rows and its throughput is the sum. `call_configs` is how many
-    configurations shared its call (NaN for rows written before calls were recorded).
+    configurations shared its call (NaN for rows written before calls were recorded); `host_trials`
+    how many trial processes shared its host at most (NaN before that was recorded).
     """
     agg = finals.groupby("trial_id", sort=False).agg(
         algo=("algo", "first"), env=("env", "first"), num_agents=("num_agents", "first"),
         budget=("budget", "first"), hparams=("hparams", "first"), seeds=("seed", "nunique"),
         mean_return=("final_return", "mean"), run_s=("run_s", "mean"),
         compile_s=("compile_s", "mean"), steps_per_s=("steps_per_s", lambda s: s.sum(min_count=1)),
-        call_configs=("call_configs", "max"),
+        call_configs=("call_configs", "max"), host_trials=("host_trials", "max"), device=("device", "first"),
     ).reset_index()
     hp = hparams_frame(agg["hparams"])
     for key in COMPUTE_KEYS:

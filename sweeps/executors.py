@@ -327,8 +327,23 @@ def _ray_trial(train: TrainFn | None, args: tuple, kwargs: dict, env: Mapping[st
             f"there. Trials write their policies and checkpoints into it, and the sweep must find them to resume "
             f"and clean up: on a multi-node cluster put the results directory (--out) on a filesystem shared by "
             f"every node and the sweep process (NFS, a cluster filesystem), mounted at the same path")
-    prepare_trial_process(dict(env), modules)
+    env = dict(env)
+    # trials sharing this node at most: its resources over a trial's request, and never more than the
+    # sweep runs at once (`algos.host_memory`: the memory each plans for, and the host_trials column)
+    env[WORKERS_ENV_VAR] = str(min(int(env.get(WORKERS_ENV_VAR, "1")), _node_trials()))
+    prepare_trial_process(env, modules)
     return resolve_train(train)(*args, **kwargs)
+
+
+def _node_trials() -> int:
+    """How many trials of this task's resource request fit on the Ray node it runs on."""
+    import ray
+
+    context = ray.get_runtime_context()
+    asked = {k: v for k, v in context.get_assigned_resources().items() if k in ("CPU", "GPU") and v > 0}
+    node = next((n["Resources"] for n in ray.nodes() if n.get("NodeID") == context.get_node_id()), {})
+    fits = [int(node.get(k, 0) // v) for k, v in asked.items()]
+    return max(1, min(fits, default=1))
 
 
 def import_ray():
@@ -418,6 +433,7 @@ class RayExecutor(_Waiting):
             raise ExecutorError(f"the Ray cluster has {cpus:g} CPUs and no GPU: not enough for one trial at "
                                 f"cpus_per_trial = {self.config.cpus_per_trial:g}")
         self.slots = self.config.workers or capacity
+        self.env[WORKERS_ENV_VAR] = str(self.slots)  # the most at once; each trial lowers it to its node's share
         self._remote = ray.remote(max_retries=0, max_calls=1)(_ray_trial).options(**self._options)
         if self.out is not None:
             for stale in Path(self.out).glob(f"{TOKEN_PREFIX}*"):  # left by a killed sweep (the lock is ours now)

@@ -48,6 +48,8 @@ COLUMNS: tuple[str, ...] = (
     "call_run_s",      # the call's run seconds, compile excluded
     "computed_updates",  # updates the call computed (each for all its rows): none past the last row's budget
     "code_version",    # the eggroll-bench that produced it: "0.2.0", "0.2.0+g<commit>" or "...+g<commit>.dirty.<hash>"
+    "host_trials",     # trial processes that shared its host at most (the local pool's size; 1: alone); on a
+                       # CPU they share its cores, so its times are longer than alone. Empty: not recorded
 )
 
 
@@ -55,7 +57,7 @@ COLUMNS: tuple[str, ...] = (
 # float or boolean is text.
 BOOL_COLUMNS: tuple[str, ...] = ("compile_cached",)
 INT_COLUMNS: tuple[str, ...] = ("schema_version", "num_agents", "seed", "env_steps", "updates", "budget",
-                                "call_configs", "call_rows", "computed_updates")
+                                "call_configs", "call_rows", "computed_updates", "host_trials")
 FLOAT_COLUMNS: tuple[str, ...] = ("return_mean", "return_std", "wall_s", "compile_s", "run_s", "steps_per_s",
                                   "random_return", "call_compile_s", "call_run_s")
 TEXT_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in INT_COLUMNS + FLOAT_COLUMNS + BOOL_COLUMNS)
@@ -65,4 +67,4 @@ TEXT_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in INT_COLUMNS
 # encoding), not once per row.
 TRIAL_COLUMNS: tuple[str, ...] = ("schema_version", "sweep", "trial_id", "algo", "env", "suite", "num_agents",
                                   "hparams", "budget", "random_return", "versions", "device", "timestamp",
-                                  "code_version")
+                                  "code_version", "host_trials")

@@ -108,6 +108,7 @@ def rows_from_result(result: TrainResult, *, sweep: str, trial_id: str, suite: s
         "hparams": json.dumps(result.hparams, sort_keys=True), "budget": int(result.budget),
         "random_return": _num(random_return), "versions": json.dumps(dict(result.versions), sort_keys=True),
         "device": result.device, "timestamp": _now(), "code_version": result.code_version,
+        "host_trials": result.host_trials,
     }
     run_s = _num(result.run_s)
     call = result.call

@@ -74,6 +74,7 @@ def reference(setup, tmp_path_factory):
     # share one program, and those that start after one finished may already load it from the cache
     cached = finals(out).sort_values("timestamp")["compile_cached"].astype(str).tolist()
     assert cached[0] == "False" and set(cached) <= {"False", "True"}
+    assert set(finals(out)["host_trials"]) == {2}  # each row says it shared the host with another trial
     return deterministic(out)
 
 
@@ -84,6 +85,7 @@ def test_one_worker_gives_the_rows_of_two_and_loads_every_compile_from_the_cache
     assert proc.returncode == 0, stderr
     pd.testing.assert_frame_equal(deterministic(tmp_path / "out"), reference)
     assert (finals(tmp_path / "out")["compile_cached"].astype(str) == "True").all()
+    assert set(finals(tmp_path / "out")["host_trials"]) == {1}
 
 
 def _alive(pid: int) -> bool:
@@ -128,6 +130,7 @@ def test_ray_tasks_on_a_local_cluster_give_the_same_rows(setup, reference, tmp_p
     assert proc.returncode == 0, stderr
     assert "Ray cluster started here (2 CPUs, 0 GPUs), 2 trials at once" in stdout
     pd.testing.assert_frame_equal(deterministic(tmp_path / "out"), reference)
+    assert set(finals(tmp_path / "out")["host_trials"]) == {2}  # the node's 2 CPUs, 1 per trial
 
 
 def _refused(setup, tmp_path, *flags: str, env: dict | None = None) -> str:

@@ -625,3 +625,22 @@ def test_no_verdicts_without_both_es(tmp_path):
 
     assert write_verdicts(_tables(_cartpole(("eggroll", "ppo")), tmp_path), tmp_path / "out") == \
         "no task where both EGGROLL and OpenES ran"
+
+
+def test_time_figures_say_when_trials_shared_the_cpu(tmp_path):
+    from eggroll_bench.plots.figures_systems import shared_host_notes, training_time_figure
+
+    df = _cartpole()
+    df["device"] = "cpu (2 cores, x86_64)"
+    df["host_trials"] = 1
+    alone = _tables(df, tmp_path / "alone")
+    assert shared_host_notes(alone.trials) == []
+    df.loc[df["algo"] == "openes", "host_trials"] = 2
+    shared = _tables(df, tmp_path / "shared")
+    assert shared_host_notes(shared.trials) == [
+        "up to 2 trials ran at once on the CPU (cpu (2 cores, x86_64)), sharing its cores: absolute times are "
+        "longer than a trial alone would take"]
+    fig = training_time_figure(shared)
+    assert any("up to 2 trials ran at once" in line for line in fig._eggroll_notes)  # style.footnote
+    df["device"] = "NVIDIA H200"  # one trial per GPU: its cores are its own
+    assert shared_host_notes(_tables(df, tmp_path / "gpu").trials) == []
