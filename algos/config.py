@@ -32,6 +32,10 @@ from typing import Any, Mapping
 
 ACTIVATIONS = ("tanh", "relu", "gelu", "silu", "pqn")
 OPTIMIZERS = ("adam", "adamw", "sgd")
+# A Gaussian policy's std: "param", one learned log-std per action dimension whatever the state
+# (PureJaxRL, brax); "state", output by the policy network beside the mean (evosax's Gaussian head,
+# which gymnax-blines' ES runs use).
+LOG_STDS = ("param", "state")
 FITNESS_SHAPINGS = ("centered_rank", "zscore", "none")
 STATIC, TRACED = "static", "traced"
 
@@ -113,6 +117,7 @@ class BaseConfig:
     hidden: int = at_least(1, 64)
     depth: int = at_least(1, 2)
     activation: str = choice("tanh", ACTIVATIONS)
+    log_std: str = choice("param", LOG_STDS)  # continuous actions only
     normalize_obs: bool = flag(False)  # running mean/std normalisation (on by default for brax tasks)
     agent_id: bool = flag(False)  # multi-agent: append a one-hot agent id to each agent's observation
     eval_every: int = at_least(1, 10)  # updates (ES generations / PPO updates) between evaluations

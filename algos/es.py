@@ -55,9 +55,9 @@ class EvolutionStrategy:
 
     def __init__(self, env: Env, config: ESConfig, noise: NoiseModel):
         self.env, self.spec, self.config, self.noise = env, env.spec, config, noise
-        self.head = PolicyHead(self.spec)
+        self.head = PolicyHead(self.spec, config.log_std)
         self.actor = Actor(self.head.action_dim, self.spec.discrete, config.hidden, config.depth, config.activation,
-                           self.spec.mask_size)
+                           self.spec.mask_size, config.log_std)
         self.tx = make_optimizer(config.optimizer, config.lr, config.lr_decay, config.weight_decay)
         self.batch = config.pop_size * config.episodes_per_member
 

@@ -19,6 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from eggroll_bench.algos.config import ConfigError
 from eggroll_bench.envs.spec import EnvSpec
 
 
@@ -110,9 +111,13 @@ class Actor(nn.Module):
     depth: int
     activation: str
     mask_size: int = 0  # trailing observation entries that are the valid-action mask (EnvSpec.mask_size)
+    log_std: str = "param"  # continuous actions: LOG_STDS
 
     @nn.compact
     def __call__(self, obs: jax.Array):
+        if not self.discrete and self.log_std == "state":  # the last layer also outputs the log-std
+            out = MLP(self.hidden, self.depth, 2 * self.action_dim, self.activation, out_scale=0.01, name="pi")(obs)
+            return out[..., :self.action_dim], out[..., self.action_dim:]
         out = MLP(self.hidden, self.depth, self.action_dim, self.activation, out_scale=0.01, name="pi")(obs)
         if self.discrete:
             if self.mask_size:
@@ -133,20 +138,28 @@ class ActorCritic(nn.Module):
     depth: int
     activation: str
     mask_size: int = 0  # trailing observation entries that are the valid-action mask (EnvSpec.mask_size)
+    log_std: str = "param"  # continuous actions: LOG_STDS
 
     @nn.compact
     def __call__(self, obs: jax.Array):
         dist = Actor(self.action_dim, self.discrete, self.hidden, self.depth, self.activation, self.mask_size,
-                     name="actor")(obs)
+                     self.log_std, name="actor")(obs)
         value = MLP(self.hidden, self.depth, 1, self.activation, out_scale=1.0, name="critic")(obs)
         return dist, value.squeeze(-1)
 
 
 @dataclass(frozen=True)
 class PolicyHead:
-    """Turns network outputs into actions, log-probs and entropies for one task's action space."""
+    """Turns network outputs into actions, log-probs and entropies for one task's action space.
+    `log_std` is the config's choice of Gaussian std (`LOG_STDS`); a discrete task refuses "state"."""
 
     spec: EnvSpec
+    log_std: str = "param"
+
+    def __post_init__(self) -> None:
+        if self.spec.discrete and self.log_std != "param":
+            raise ConfigError(f"log_std={self.log_std!r}: {self.spec.name} has discrete actions, whose policy has "
+                              f"no standard deviation to output; allowed there: 'param' (the default)")
 
     @property
     def action_dim(self) -> int:

@@ -51,9 +51,9 @@ class Transition(struct.PyTreeNode):
 class PPO:
     def __init__(self, env: Env, config: PPOConfig, total_steps: int):
         self.env, self.spec, self.config = env, env.spec, config
-        self.head = PolicyHead(self.spec)
+        self.head = PolicyHead(self.spec, config.log_std)
         self.net = ActorCritic(self.head.action_dim, self.spec.discrete, config.hidden, config.depth, config.activation,
-                               self.spec.mask_size)
+                               self.spec.mask_size, config.log_std)
         self.steps_per_update = config.num_envs * config.num_steps
         self.num_updates = max(1, -(-total_steps // self.steps_per_update))
         grad_steps = self.num_updates * config.update_epochs * config.num_minibatches

@@ -73,14 +73,21 @@ class LockHeld(StoreError):
     """Another process is running a sweep in this directory."""
 
 
+# Hyperparameters added after results were first written, with their defaults: at that default a
+# trial is the one it was before the field existed, so the field is left out of its id and a sweep
+# written by an older version resumes (its finished trials keep their ids).
+ADDED_LATER: dict[str, Any] = {"log_std": "param"}
+
+
 def trial_id(algo: str, env: str, budget: int, hparams: Mapping[str, Any]) -> str:
     """Stable id of a resolved trial config: short sha256 of its canonical JSON (seeds excluded).
 
     Keys are sorted, so the id does not depend on the order anything was written in; the
     hyperparameters are the *resolved* ones, so spelling a default out or leaving it implicit
-    gives the same id.
+    gives the same id. `ADDED_LATER` fields at their default are left out.
     """
-    payload = {"algo": algo, "env": env, "budget": int(budget), "hparams": dict(hparams)}
+    hparams = {k: v for k, v in hparams.items() if k not in ADDED_LATER or v != ADDED_LATER[k]}
+    payload = {"algo": algo, "env": env, "budget": int(budget), "hparams": hparams}
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -88,3 +88,36 @@ def test_observation_normalisation_passes_the_action_mask_through():
     np.testing.assert_array_equal(np.asarray(x[:, 4:]), np.asarray(obs[:, 4:]))
     with pytest.raises(ValueError, match="action_mask needs a single-agent discrete task"):
         EnvSpec("bad", (6,), envs.Box((1,), -1.0, 1.0), max_steps=10, action_mask=True)
+
+
+def test_state_dependent_log_std_is_the_last_layers_second_half():
+    """log_std="state": the policy's last layer outputs the mean and then the log-std, so the std
+    varies with the observation; "param": one learned log-std per action, the same everywhere."""
+    from eggroll_bench.algos.network import MLP
+
+    spec = envs.make("Pendulum-v1").spec
+    obs = jax.random.normal(jax.random.PRNGKey(0), (5,) + spec.obs_shape)
+    state = Actor(1, False, 16, 2, "tanh", log_std="state")
+    params = state.init(jax.random.PRNGKey(1), obs)["params"]
+    assert set(params) == {"pi"} and params["pi"]["Linear_2"]["kernel"].shape == (16, 2)
+    params = jax.tree.map(lambda p: p + 0.5, params)  # away from the near-zero init of the last layer
+    mean, log_std = state.apply({"params": params}, obs)
+    out = MLP(16, 2, 2, "tanh", out_scale=0.01).apply({"params": params["pi"]}, obs)
+    np.testing.assert_allclose(mean, out[:, :1]) and np.testing.assert_allclose(log_std, out[:, 1:])
+    assert np.ptp(np.asarray(log_std)) > 0
+    param = Actor(1, False, 16, 2, "tanh").init(jax.random.PRNGKey(1), obs)["params"]
+    assert param["log_std"].shape == (1,) and param["pi"]["Linear_2"]["kernel"].shape == (16, 1)
+    # the head samples with that std: a wide std spreads the actions, the mean stays the greedy action
+    head = PolicyHead(spec, "state")
+    wide = head.sample((jnp.zeros((4000, 1)), jnp.full((4000, 1), np.log(3.0))), jax.random.PRNGKey(2), False)
+    assert float(jnp.std(wide)) == pytest.approx(3.0, rel=0.05)
+
+
+def test_state_dependent_log_std_is_refused_for_discrete_actions():
+    from eggroll_bench.algos.config import ConfigError
+    from eggroll_bench.algos.runner import train
+
+    with pytest.raises(ConfigError, match=r"log_std='state': CartPole-v1 has discrete actions.*allowed there: 'param'"):
+        train("openes", "CartPole-v1", [0], {"log_std": "state"}, total_steps=10_000, progress=False)
+    with pytest.raises(ConfigError, match=r"log_std: 'learned' is not one of param, state"):
+        train("ppo", "Pendulum-v1", [0], {"log_std": "learned"}, total_steps=10_000, progress=False)

@@ -356,3 +356,15 @@ def test_sweep_lock_wait_starts_when_the_holder_releases(tmp_path):
         assert not acquired.is_set()  # still waiting while the first holds it
     thread.join(timeout=10)
     assert acquired.is_set() and "waiting for the sweep" in messages[0] and f"pid {os.getpid()}" in messages[0]
+
+
+def test_a_field_added_later_keeps_the_ids_of_older_trials_at_its_default():
+    """Results written before `log_std` existed resume: at its default it is left out of the id."""
+    from eggroll_bench.sweeps.store import ADDED_LATER
+
+    old = {"lr": 0.05, "hidden": 16}
+    for field, default in ADDED_LATER.items():
+        assert trial_id("openes", "Pendulum-v1", 1000, {**old, field: default}) == \
+            trial_id("openes", "Pendulum-v1", 1000, old)
+    assert trial_id("openes", "Pendulum-v1", 1000, {**old, "log_std": "state"}) != \
+        trial_id("openes", "Pendulum-v1", 1000, old)
