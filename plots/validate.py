@@ -30,6 +30,7 @@ from eggroll_bench.plots.load import hparams_frame, load_results
 from eggroll_bench.plots.stats import t_interval
 from eggroll_bench.plots.tidy import common_grid, curve_band, seed_finals, seed_matrix
 from eggroll_bench.sweeps.references import Reference, load_references
+from eggroll_bench.sweeps.store import ADDED_LATER
 
 TOLERANCE = 0.05
 MATCHES, BELOW, ABOVE, NO_VALUE, NOT_RUN = "matches", "below", "above", "no reference value", "not run"
@@ -88,9 +89,11 @@ def _ours(finals: pd.DataFrame, trial: pd.Series) -> Ours:
 
 
 def trials_of(ref: Reference, trials: pd.DataFrame) -> pd.DataFrame:
-    """The trials that ran `ref`: its algorithm, task and budget, every hyperparameter of `ours` equal."""
+    """The trials that ran `ref`: its algorithm, task and budget, every hyperparameter of `ours` equal.
+    A field added after the references were written (`ADDED_LATER`) and left out of `ours` must be at
+    its default, so a trial probing another value of it is not taken for the row's run."""
     hit = trials[(trials["algo"] == ref.algo) & (trials["env"] == ref.task) & (trials["budget"] == ref.budget)]
-    for key, value in ref.ours.items():
+    for key, value in {**ADDED_LATER, **ref.ours}.items():
         if key not in hit:
             return hit.iloc[0:0]
         hit = hit.loc[hit[key].map(lambda v, want=value: v == want).astype(bool)]  # astype: an empty map is object
@@ -106,6 +109,8 @@ def compare(results_dir: str | Path, references: Sequence[Reference] | None = No
     trials = finals.drop_duplicates("trial_id")[["trial_id", "algo", "env", "budget", "hparams"]]
     trials = pd.concat([trials.reset_index(drop=True), hparams_frame(trials["hparams"]).reset_index(drop=True)],
                        axis=1)
+    for key, default in ADDED_LATER.items():  # trials written before the field existed ran its default
+        trials[key] = trials[key].fillna(default) if key in trials else default
     out = []
     for ref in refs:
         by_protocol: dict[bool, Ours] = {}

@@ -250,3 +250,24 @@ def test_validate_writes_table_and_figure_with_the_verdicts(tiny_results, tmp_pa
 def test_validate_says_what_is_wrong_with_a_bad_results_dir(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "missing")]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_a_trial_probing_a_field_added_later_is_not_the_rows_run():
+    """A row's `ours` written before `log_std` existed means its default: the committed Pendulum probe
+    (log_std = 'state') stays beside the row's run, not in its place; an older trial with no
+    `log_std` at all ran that default."""
+    import dataclasses
+
+    from eggroll_bench.sweeps.references import load_references
+
+    ref = next(r for r in load_references() if r.id == "gymnax-blines/openes/Pendulum-v1")
+    ref = dataclasses.replace(ref, ours={"lr": 0.125})
+    trials = pd.DataFrame({"trial_id": ["old", "probe", "new"], "algo": "openes", "env": "Pendulum-v1",
+                           "budget": ref.budget, "lr": 0.125, "log_std": [None, "state", "param"]})
+    trials["log_std"] = trials["log_std"].fillna("param")  # as `compare` reads a trial from before the field
+    assert list(pv.trials_of(ref, trials)["trial_id"]) == ["old", "new"]
+    probe = dataclasses.replace(ref, ours={"lr": 0.125, "log_std": "state"})
+    assert list(pv.trials_of(probe, trials)["trial_id"]) == ["probe"]
+    # the committed directory: the row is judged on the default head's run, not the probe's
+    row = next(c for c in pv.compare(REPO / "results" / "reference" / "validate")[0] if c.ref.id == ref.id)
+    assert row.compared is not None and row.compared.trial_id != "94f286e4cb34"
