@@ -135,7 +135,7 @@ def test_welch_interval_matches_scipy_and_handles_degenerate_samples():
     assert (same.point, same.lo, same.hi) == (0.0, 0.0, 0.0)
     # no spread in one: Welch's degrees of freedom are the other sample's n - 1
     one = welch_interval([500.0] * 5, [480.0, 490.0, 500.0])
-    half = 2 * 4.302652729911275 * 10 / np.sqrt(3) / 2  # t_{0.975, 2} * sd / sqrt(n)
-    assert (one.lo, one.hi) == (pytest.approx(15.0 - half), pytest.approx(15.0 + half))
+    half = 4.302652729911275 * 10 / np.sqrt(3)  # t_{0.975, 2} * sd / sqrt(n)
+    assert (one.point, one.lo, one.hi) == (10.0, pytest.approx(10.0 - half), pytest.approx(10.0 + half))
     assert np.isnan(welch_interval([], [1.0]).point)
     assert np.isnan(welch_interval([np.nan], [1.0, 2.0]).lo)
