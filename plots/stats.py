@@ -96,19 +96,21 @@ def t_interval(values: np.ndarray, axis: int = 0, confidence: float = 0.95):
 def welch_interval(a: np.ndarray | Sequence[float], b: np.ndarray | Sequence[float],
                    confidence: float = 0.95) -> Interval:
     """mean(a) − mean(b) with Welch's t-interval (unequal variances; Welch–Satterthwaite degrees of
-    freedom), NaN ignored. With no spread in either sample the interval is the difference itself;
-    with fewer than one value in either, NaN."""
+    freedom), NaN ignored. With no spread in either sample the interval is the difference itself.
+    A sample of one value has no spread to estimate: the bounds are NaN (the point is kept); with
+    no value in either, everything is NaN."""
     a, b = (np.asarray(x, dtype=float) for x in (a, b))
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     if not (a.size and b.size):
         return Interval(np.nan, np.nan, np.nan)
     diff = float(a.mean() - b.mean())
-    va = a.var(ddof=1) / a.size if a.size > 1 else 0.0
-    vb = b.var(ddof=1) / b.size if b.size > 1 else 0.0
+    if min(a.size, b.size) < 2:
+        return Interval(diff, np.nan, np.nan)
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
     se2 = va + vb
     if se2 == 0:
         return Interval(diff, diff, diff)
-    dof = se2 ** 2 / sum(v ** 2 / (n - 1) for v, n in ((va, a.size), (vb, b.size)) if n > 1)
+    dof = se2 ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
     half = float(_sps.t.ppf(0.5 + confidence / 2, dof) * np.sqrt(se2))
     return Interval(diff, diff - half, diff + half)
 

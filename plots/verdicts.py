@@ -8,6 +8,9 @@ the summary's row), from the final return of every seed. The rule, `RULE`:
     worse       the same, below 0
     comparable  otherwise (the interval holds 0, or the gap is smaller than the margin)
 
+(and no verdict where either algorithm has a single seed: there is no spread to judge by, e.g. a
+search's one-seed trials).
+
 Welch's interval, not a pooled one, because the two algorithms' seed spreads differ (an ES that
 solves CartPole on every seed has none). The margin keeps a gap that is consistent but too small
 to matter (e.g. 500 against 498) from being called a difference; without a PPO reference (or with
@@ -33,7 +36,7 @@ from eggroll_bench.plots.summary import markdown_table
 from eggroll_bench.plots.tidy import Tables
 
 MARGIN = 0.05
-BETTER, COMPARABLE, WORSE = "better", "comparable", "worse"
+BETTER, COMPARABLE, WORSE, TOO_FEW = "better", "comparable", "worse", "too few seeds (1)"
 FILES = ("verdicts.csv", "verdicts.md")
 
 
@@ -61,13 +64,15 @@ PAPER_SETUP = ("the paper tuned each algorithm with 20 random-search trials, tra
 def rule(margin: float = MARGIN) -> str:
     return (f"better / worse: the 95% Welch interval of mean(EGGROLL) − mean(OpenES) over seeds excludes 0 and "
             f"the gap is at least {margin:.0%} of PPO's range R_PPO − R_random (only the interval decides where "
-            f"there is no PPO reference); comparable otherwise")
+            f"there is no PPO reference); comparable otherwise; none with a single seed on either side")
 
 
 def verdict(diff: Interval, scale: float, margin: float = MARGIN) -> str:
     """The rule on one task: `diff` is EGGROLL − OpenES, `scale` the normalising range (NaN: none)."""
     if not np.isfinite(diff.point):
         return "–"
+    if not (np.isfinite(diff.lo) and np.isfinite(diff.hi)):  # one seed on a side: no spread to judge by
+        return TOO_FEW
     big = not np.isfinite(scale) or abs(diff.point) >= margin * scale
     if diff.lo > 0 and big:
         return BETTER
@@ -98,6 +103,7 @@ def verdict_table(tables: Tables, margin: float = MARGIN) -> pd.DataFrame:
                "paper": paper.category if paper else "", "paper_source": paper.source if paper else ""}
         for algo, values in seeds.items():
             mean, lo, hi, n = t_interval(values)
+            lo, hi = (lo, hi) if n > 1 else (np.nan, np.nan)  # one seed: no interval, not a zero-width one
             row.update({f"{algo}_mean": float(mean), f"{algo}_lo": float(lo), f"{algo}_hi": float(hi),
                         f"{algo}_seeds": int(n),
                         f"{algo}_score": (float(mean) - rnd) / scale,
@@ -107,7 +113,7 @@ def verdict_table(tables: Tables, margin: float = MARGIN) -> pd.DataFrame:
 
 
 def _interval(mean: float, lo: float, hi: float) -> str:
-    return f"{mean:.4g} [{lo:.4g}, {hi:.4g}]"
+    return f"{mean:.4g} [{lo:.4g}, {hi:.4g}]" if np.isfinite(lo) and np.isfinite(hi) else f"{mean:.4g}"
 
 
 def verdict_cells(table: pd.DataFrame) -> pd.DataFrame:

@@ -594,7 +594,7 @@ def test_sensitivity_without_ppo_is_skipped_and_categories_are_not_joined(tmp_pa
 
 def test_verdicts_follow_the_stated_rule(rendered):
     from eggroll_bench.plots.stats import Interval
-    from eggroll_bench.plots.verdicts import BETTER, COMPARABLE, WORSE, verdict
+    from eggroll_bench.plots.verdicts import BETTER, COMPARABLE, TOO_FEW, WORSE, verdict
 
     d, result = rendered
     assert [p.name for p in result.outputs["verdicts"]] == ["verdicts.csv", "verdicts.md"]
@@ -618,6 +618,7 @@ def test_verdicts_follow_the_stated_rule(rendered):
     assert verdict(Interval(2.0, 1.0, 3.0), scale=np.nan) == BETTER
     assert verdict(Interval(-30.0, -40.0, -20.0), scale=480.0) == WORSE
     assert verdict(Interval(np.nan, np.nan, np.nan), scale=480.0) == "–"
+    assert verdict(Interval(40.0, np.nan, np.nan), scale=480.0) == TOO_FEW  # one seed on a side
 
 
 def test_no_verdicts_without_both_es(tmp_path):

@@ -139,3 +139,5 @@ def test_welch_interval_matches_scipy_and_handles_degenerate_samples():
     assert (one.point, one.lo, one.hi) == (10.0, pytest.approx(10.0 - half), pytest.approx(10.0 + half))
     assert np.isnan(welch_interval([], [1.0]).point)
     assert np.isnan(welch_interval([np.nan], [1.0, 2.0]).lo)
+    single = welch_interval([3.0], [1.0, 2.0])  # one value: no spread to estimate, no interval
+    assert single.point == 1.5 and np.isnan(single.lo) and np.isnan(single.hi)
