@@ -1,7 +1,7 @@
 """Per-task verdicts: is EGGROLL better than, comparable with, or worse than OpenES on a task?
 
 Both ES are compared on the trial each algorithm shows for the task (`Tables.selected_finals`,
-the summary's row), from the final return of every seed. The rule, `RULE`:
+the summary's row), from the final return of every seed. The rule (`rule()`):
 
     better      if the 95% Welch interval of mean(EGGROLL) − mean(OpenES) over seeds lies above 0
                 and the difference is at least MARGIN of PPO's normalising range (R_PPO − R_random)
@@ -17,8 +17,9 @@ to matter (e.g. 500 against 498) from being called a difference; without a PPO r
 PPO not above random) there is no scale, and only the interval decides.
 
 Beside each verdict: the paper's category for the tasks it shares with the sweep (`PAPER`), with
-what makes the two comparable or not, the time figure's speed-up, and each ES's normalised score (R − R_random) / (R_PPO − R_random)
-and R / R_PPO (the paper's normalisation, undefined where R_PPO <= 0) at its mean final return.
+what makes the two comparable or not, the time figure's speed-up, and each ES's normalised score
+(R − R_random) / (R_PPO − R_random) and R / R_PPO (the paper's normalisation, undefined where
+R_PPO <= 0) at its mean final return.
 """
 from __future__ import annotations
 
@@ -57,8 +58,8 @@ PAPER: dict[str, PaperVerdict] = {
     "Pendulum-v1": PaperVerdict("category not stated in the text (curves only); EGGROLL 7.81x faster", _PAPER_SOURCE),
 }
 PAPER_SETUP = ("the paper tuned each algorithm with 20 random-search trials, trained for the budgets its "
-               "figures' axes show (up to 5e8 env steps) on an NVIDIA L40S, 10 seeds, 3x256 pqn MLP; here: this sweep's search, "
-               "budget, seeds and network, on a CPU")
+               "figures' axes show (up to 5e8 env steps) on an NVIDIA L40S, 10 seeds, 3x256 pqn MLP; "
+               "here: this sweep's search, budget, seeds and network, on a CPU")
 
 
 def rule(margin: float = MARGIN) -> str:

@@ -84,7 +84,8 @@ def check_setting(key: str, value: Any) -> None:
 @dataclass(frozen=True)
 class ExecutorConfig:
     kind: str = "local"
-    workers: int | None = None  # None: local GPUs (CPU: one per core, at most CPU_WORKERS_MAX); on Ray, what the cluster holds
+    # None: local GPUs (CPU: one per core, at most CPU_WORKERS_MAX); on Ray, what the cluster holds
+    workers: int | None = None
     address: str | None = None  # Ray only; None starts a local cluster
     cpus_per_trial: float = 1.0  # Ray only, on a cluster without GPUs
     trial_timeout: float | None = None  # minutes of wall-clock time a trial process may run (None: no limit)
