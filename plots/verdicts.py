@@ -32,7 +32,8 @@ import pandas as pd
 from eggroll_bench.files import write_atomic
 from eggroll_bench.plots.figures_systems import speed_up_text, speed_ups
 from eggroll_bench.plots.load import task_order
-from eggroll_bench.plots.stats import Interval, ppo_reference, random_returns, t_interval, welch_interval
+from eggroll_bench.plots.stats import (Interval, normalised_scores, ppo_ratios, ppo_reference, t_interval,
+                                        welch_interval)
 from eggroll_bench.plots.summary import markdown_table
 from eggroll_bench.plots.tidy import Tables
 
@@ -87,15 +88,19 @@ def verdict_table(tables: Tables, margin: float = MARGIN) -> pd.DataFrame:
     R / R_PPO, the difference with its Welch interval, the verdict and the paper's category."""
     finals = tables.selected_finals
     finals = finals[np.isfinite(finals["final_return"])]
-    r_ppo, r_rnd, faster = ppo_reference(finals), random_returns(finals), speed_ups(tables)
+    r_ppo, faster = ppo_reference(finals), speed_ups(tables)
+    # per-seed scores by the summary's own rules; a seed mean of them is the score of the mean return
+    scores = normalised_scores(finals)[0].groupby(["env", "algo"])[["score", "r_ppo", "r_random"]].mean()
+    ratios = ppo_ratios(finals)[0].groupby(["env", "algo"])["ratio"].mean()
     rows = []
     for env in task_order(finals["env"].unique()):
         seeds = {a: finals.loc[(finals["env"] == env) & (finals["algo"] == a), "final_return"].to_numpy(float)
                  for a in ("eggroll", "openes")}
         if not all(v.size for v in seeds.values()):
             continue
-        ppo, rnd = float(r_ppo.get(env, np.nan)), float(r_rnd.get(env, np.nan))
-        scale = ppo - rnd if ppo - rnd > 0 else np.nan
+        ppo = float(r_ppo.get(env, np.nan))
+        scored = scores.xs(env, level="env") if env in scores.index.get_level_values("env") else None
+        scale = float((scored["r_ppo"] - scored["r_random"]).iloc[0]) if scored is not None else np.nan
         diff = welch_interval(seeds["eggroll"], seeds["openes"])
         paper = PAPER.get(env)
         row = {"env": env, "verdict": verdict(diff, scale, margin),
@@ -107,8 +112,8 @@ def verdict_table(tables: Tables, margin: float = MARGIN) -> pd.DataFrame:
             lo, hi = (lo, hi) if n > 1 else (np.nan, np.nan)  # one seed: no interval, not a zero-width one
             row.update({f"{algo}_mean": float(mean), f"{algo}_lo": float(lo), f"{algo}_hi": float(hi),
                         f"{algo}_seeds": int(n),
-                        f"{algo}_score": (float(mean) - rnd) / scale,
-                        f"{algo}_ratio": float(mean) / ppo if ppo > 0 else np.nan})
+                        f"{algo}_score": float(scores["score"].get((env, algo), np.nan)),
+                        f"{algo}_ratio": float(ratios.get((env, algo), np.nan))})
         rows.append(row)
     return pd.DataFrame(rows)
 
