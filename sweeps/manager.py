@@ -102,6 +102,20 @@ def group_trials(todo: list[tuple[Trial, tuple[int, ...]]], max_group: int | Non
     return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
 
 
+def job_env_steps(job: Job) -> int:
+    """The env steps a job trains: every trial's budget times its pending seeds."""
+    return sum(trial.budget * len(seeds) for trial, seeds in job)
+
+
+def longest_first(jobs: list[Job]) -> list[int]:
+    """The order a pool starts `jobs` in: most env steps first, the file's order among equals.
+
+    With several workers, a long job started last runs on while the other workers sit idle (the
+    quick sweep's PPO on MPE, its longest, ran alone for its last two minutes in file order). Env
+    steps stand in for run time: nothing else is known about a job before it runs."""
+    return sorted(range(len(jobs)), key=lambda i: -job_env_steps(jobs[i]))
+
+
 def _fmt_s(seconds: float) -> str:
     seconds = int(round(seconds))
     if seconds >= 3600:
@@ -238,10 +252,11 @@ def _outcomes(job: Job, grouped: bool, outcome: Any, log) -> list:
 
 def _run_pool(pool, jobs: list[Job], grouped: bool, store: ResultsStore, sweep: Sweep, progress: "_Progress", log,
               after=None, logger=None, max_group: int | None = None) -> None:
-    """Keep the pool's slots busy; record each trial as its job ends (this process is the only writer)."""
+    """Keep the pool's slots busy, starting jobs longest first; record each trial as its job ends (this
+    process is the only writer)."""
     pool.start()
     log(f"trials run on: {pool.describe()}")
-    queue = list(enumerate(jobs))
+    queue = [(i, jobs[i]) for i in longest_first(jobs)]
     bars = pool.slots == 1  # several trials' progress bars at once would only garble the log
     while queue or pool.running:
         while queue and pool.running < pool.slots:

@@ -120,6 +120,33 @@ def test_the_sweep_groups_trials_that_share_a_program_and_records_what_separate_
     assert tables["grouped"].equals(tables["alone"])
 
 
+def test_a_pool_starts_the_jobs_with_most_env_steps_first_and_keeps_the_files_order_among_equals(tmp_path):
+    """Longest first, so that no long job starts last and runs on alone while other workers idle."""
+    from eggroll_bench.sweeps.manager import group_trials, job_env_steps, longest_first
+    from eggroll_bench.sweeps.sweepfile import load_sweep
+
+    (tmp_path / "o.toml").write_text("""
+name = "order"
+algos = ["openes", "ppo"]
+tasks = ["CartPole-v1", "Pendulum-v1"]
+seeds = 2
+budget = 1000
+[budgets]
+"Pendulum-v1" = 3000
+[openes.grid]
+lr = [0.01, 0.02]
+""")
+    sweep = load_sweep(tmp_path / "o.toml", out=tmp_path / "out")
+    jobs = group_trials([(t, t.seeds) for t in sweep.trials], None)
+    described = [(j[0][0].algo, j[0][0].env, job_env_steps(j)) for j in jobs]
+    assert described == [("openes", "CartPole-v1", 4000), ("ppo", "CartPole-v1", 2000),
+                         ("openes", "Pendulum-v1", 12000), ("ppo", "Pendulum-v1", 6000)]
+    assert longest_first(jobs) == [2, 3, 0, 1]
+    pending_one_seed = [[(t, t.seeds[:1]) for t, _ in j] for j in jobs]  # a resumed sweep: pending seeds count
+    assert [job_env_steps(j) for j in pending_one_seed] == [2000, 1000, 6000, 3000]
+    assert longest_first([jobs[1], jobs[3][:1], jobs[0]]) == [1, 2, 0] and longest_first([jobs[1], jobs[1]]) == [0, 1]
+
+
 def test_a_bad_max_group_is_refused_before_anything_runs(tmp_path, capsys):
     from eggroll_bench.cli import main
 
