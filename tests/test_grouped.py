@@ -13,18 +13,16 @@ import pytest
 
 from eggroll_bench.algos.config import ConfigError
 from eggroll_bench.algos.registry import get_algorithm, resolve
-from eggroll_bench.algos.runner import (_compile, _traced_arrays, resolve_group, static_key, train, train_many,
+from eggroll_bench.algos.runner import (_compile, _traced_arrays, program_key, resolve_group, train, train_many,
                                         traced_values)
 
-SEEDS = [0, 1]
+from tiny import SEEDS, TINY_ES, TINY_PPO
+
 BUDGET = 1500
 CASES = {
-    "eggroll": ({"pop_size": 8, "hidden": 8, "eval_every": 2, "eval_episodes": 4},
-                [{"lr": 0.05, "sigma": 0.05}, {"lr": 0.01, "sigma": 0.1, "sigma_decay": 0.9}]),
-    "openes": ({"pop_size": 8, "hidden": 8, "eval_every": 2, "eval_episodes": 4},
-               [{"lr": 0.05, "sigma": 0.05}, {"lr": 0.2, "sigma": 0.1, "lr_decay": 0.95}]),
-    "ppo": ({"num_envs": 4, "num_steps": 32, "hidden": 8, "eval_every": 2, "eval_episodes": 4},
-            [{"lr": 2.5e-4}, {"lr": 1e-3, "clip_eps": 0.1, "gamma": 0.9, "ent_coef": 0.0}]),
+    "eggroll": (TINY_ES, [{"lr": 0.05, "sigma": 0.05}, {"lr": 0.01, "sigma": 0.1, "sigma_decay": 0.9}]),
+    "openes": (TINY_ES, [{"lr": 0.05, "sigma": 0.05}, {"lr": 0.2, "sigma": 0.1, "lr_decay": 0.95}]),
+    "ppo": (TINY_PPO, [{"lr": 2.5e-4}, {"lr": 1e-3, "clip_eps": 0.1, "gamma": 0.9, "ent_coef": 0.0}]),
 }
 
 
@@ -53,11 +51,11 @@ def test_parameters_after_the_first_chunk_match_to_float_tolerance(algo):
 
     def first_chunk(group):
         rows = len(group) * len(SEEDS)
-        compiled = _compile(algo, "CartPole-v1", static_key(group[0]), budget, rows, None)
+        compiled = _compile(algo, "CartPole-v1", program_key(group[0]), rows, None)
         values = _traced_arrays(group, len(SEEDS))
         keys = jax.numpy.stack([jax.random.PRNGKey(s) for _ in group for s in SEEDS])
-        state, _ = compiled.init(keys, values)
-        state, _ = compiled.chunk(state, values, jax.numpy.zeros(rows, bool))
+        state, _ = compiled.init(keys, values, budget)
+        state, _ = compiled.chunk(state, values, jax.numpy.zeros(rows, bool), budget, group[0].eval_every)
         return state.algo_state.params
 
     together = first_chunk(configs)
@@ -125,26 +123,18 @@ def test_a_pool_starts_the_jobs_with_most_env_steps_first_and_keeps_the_files_or
     from eggroll_bench.sweeps.manager import group_trials, job_env_steps, longest_first
     from eggroll_bench.sweeps.sweepfile import load_sweep
 
-    (tmp_path / "o.toml").write_text("""
-name = "order"
-algos = ["openes", "ppo"]
-tasks = ["CartPole-v1", "Pendulum-v1"]
-seeds = 2
-budget = 1000
-[budgets]
-"Pendulum-v1" = 3000
-[openes.grid]
-lr = [0.01, 0.02]
-""")
+    from test_sweeps import SMALL
+
+    (tmp_path / "o.toml").write_text(SMALL)  # openes (a 2 x 2 grid: one job) and ppo, CartPole 20k, Pendulum 30k
     sweep = load_sweep(tmp_path / "o.toml", out=tmp_path / "out")
     jobs = group_trials([(t, t.seeds) for t in sweep.trials], None)
     described = [(j[0][0].algo, j[0][0].env, job_env_steps(j)) for j in jobs]
-    assert described == [("openes", "CartPole-v1", 4000), ("ppo", "CartPole-v1", 2000),
-                         ("openes", "Pendulum-v1", 12000), ("ppo", "Pendulum-v1", 6000)]
-    assert longest_first(jobs) == [2, 3, 0, 1]
+    assert described == [("openes", "CartPole-v1", 160_000), ("ppo", "CartPole-v1", 40_000),
+                         ("openes", "Pendulum-v1", 240_000), ("ppo", "Pendulum-v1", 60_000)]
+    assert longest_first(jobs) == [2, 0, 3, 1]
     pending_one_seed = [[(t, t.seeds[:1]) for t, _ in j] for j in jobs]  # a resumed sweep: pending seeds count
-    assert [job_env_steps(j) for j in pending_one_seed] == [2000, 1000, 6000, 3000]
-    assert longest_first([jobs[1], jobs[3][:1], jobs[0]]) == [1, 2, 0] and longest_first([jobs[1], jobs[1]]) == [0, 1]
+    assert [job_env_steps(j) for j in pending_one_seed] == [80_000, 20_000, 120_000, 30_000]
+    assert longest_first([jobs[1], jobs[3], jobs[1], jobs[0]]) == [3, 1, 0, 2]  # equals keep their order
 
 
 def test_a_bad_max_group_is_refused_before_anything_runs(tmp_path, capsys):
