@@ -12,6 +12,7 @@ from eggroll_bench.algos.checkpoint import TrialArtifacts, checkpoint_path
 from eggroll_bench.algos.host_memory import MEMORY_ENV_VAR, WORKERS_ENV_VAR, host_memory_bytes
 from eggroll_bench.sweeps.executors import ExecutorConfig, LocalPool, local_gpus, plan_devices
 from eggroll_bench.sweeps.manager import _trial_env
+from tiny import TINY_ES
 
 TOTAL = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
@@ -54,7 +55,7 @@ def test_a_sweeps_local_trial_processes_are_told_how_many_share_the_host(monkeyp
 
 
 def test_a_group_that_left_a_checkpoint_is_trained_whole_again_and_resumes(tmp_path):
-    common = {"pop_size": 8, "hidden": 8, "depth": 1, "eval_every": 1, "eval_episodes": 2}
+    common = {**TINY_ES, "eval_every": 1}  # rows 2, then 1: the programs of test_runner's tiny OpenES
     configs = [{**common, "lr": 0.05}, {**common, "lr": 0.01}]
     ids = ("aaaaaaaaaaaa", "bbbbbbbbbbbb")
     first = runner.train_group("openes", "CartPole-v1", [0], configs, 600, progress=False,

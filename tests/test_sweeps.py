@@ -1,8 +1,8 @@
 """Sweep files, expansion, the sweep manager (resume, lock, failures, tune winners) and its CLI.
 
 Fast tests inject a deterministic `train` double (to script failures and returns); the resume and
-concurrency tests run the real runner in subprocesses with tiny budgets. Those share a persistent
-JAX compilation cache (a temporary directory of the module), so only the first one compiles.
+concurrency tests run the real runner in subprocesses with tiny budgets. Those compile through the
+test session's persistent cache (tests/conftest.py), so only the first one compiles.
 """
 from __future__ import annotations
 
@@ -661,11 +661,10 @@ DETERMINISTIC = ["trial_id", "row_type", "seed", "env_steps", "updates", "return
 
 
 @pytest.fixture(scope="module")
-def jax_env(tmp_path_factory):
-    # one compilation cache for the module's subprocesses, so only the first one pays for compiling
-    cache = tmp_path_factory.mktemp("jax-compilation-cache")
-    return {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_COMPILATION_CACHE_DIR": str(cache),
-            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+def jax_env():
+    # the subprocesses compile through the session's persistent cache (tests/conftest.py sets it in
+    # the environment they inherit), so a program is compiled once for every test that trains it
+    return {**os.environ, "JAX_PLATFORMS": "cpu"}
 
 
 def start(path: Path, out: Path, env: dict, *flags: str) -> subprocess.Popen:
