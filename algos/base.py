@@ -7,10 +7,8 @@
     act = algorithm.eval_act(state)                  # act(obs, key) -> action, the evaluation policy
     params = algorithm.policy_params(state)          # the policy's parameters (checked for NaN/inf)
 
-The runner jits `init` and a `lax.while_loop` of `update`, vmapped over rows (configuration x
-seed), so both must be pure JAX functions of their arguments. Inside those programs `total_steps`
-(the env-step budget) is a traced int32 scalar, so that a program serves every budget: use it in
-jnp arithmetic (PPO's learning-rate schedule), never in Python control flow or in a shape. `metrics["env_steps"]` is the number of environment transitions
+The runner jits `init` and a `lax.scan` of `update`, vmapped over seeds, so both must be pure JAX
+functions of their arguments. `metrics["env_steps"]` is the number of environment transitions
 the update consumed (every member's / environment's, summed), which is how budgets are counted
 for every algorithm alike; an update is never cheaper than `min_steps_per_update` env steps.
 

@@ -48,27 +48,16 @@ class Transition(struct.PyTreeNode):
     next_value: jax.Array  # V(s') before any reset
 
 
-def _linear_to_zero(lr: float | jax.Array, steps: jax.Array):
-    """`optax.linear_schedule(lr, 0.0, steps)` for a traced `steps` (optax's asks for a Python
-    number), with its arithmetic, so the values are the same to the bit."""
-    def schedule(count):
-        frac = 1 - jnp.clip(count, 0, steps) / steps
-        return (lr - 0.0) * frac + 0.0
-
-    return schedule
-
-
 class PPO:
-    def __init__(self, env: Env, config: PPOConfig, total_steps: int | jax.Array):
-        """`total_steps` may be a traced int32 scalar (the runner passes the budget as data)."""
+    def __init__(self, env: Env, config: PPOConfig, total_steps: int):
         self.env, self.spec, self.config = env, env.spec, config
         self.head = PolicyHead(self.spec, config.log_std)
         self.net = ActorCritic(self.head.action_dim, self.spec.discrete, config.hidden, config.depth, config.activation,
                                self.spec.mask_size, config.log_std)
         self.steps_per_update = config.num_envs * config.num_steps
-        self.num_updates = jnp.maximum(1, -(-jnp.asarray(total_steps, jnp.int32) // self.steps_per_update))
+        self.num_updates = max(1, -(-total_steps // self.steps_per_update))
         grad_steps = self.num_updates * config.update_epochs * config.num_minibatches
-        lr = _linear_to_zero(config.lr, grad_steps) if config.anneal_lr else config.lr
+        lr = optax.linear_schedule(config.lr, 0.0, grad_steps) if config.anneal_lr else config.lr
         self.tx = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5))
 
     @property

@@ -19,11 +19,6 @@ the very same program with one configuration. The algorithm object is built insi
 function from a config whose traced fields hold those values, so an algorithm needs no special
 code for it, only no Python `if` on a traced field.
 
-The env-step budget and `eval_every` are data too, one value per call: the program depends on
-neither, so a longer run, or the same configuration evaluated more often, loads the compile that
-a shorter one left in the persistent cache. The factory therefore receives the budget as a traced
-integer scalar (PPO's learning-rate schedule reads it with jnp arithmetic).
-
 Env steps are counted the same way for every algorithm: each environment transition of each
 population member / PPO environment counts once (ES: Σ episode lengths; PPO: envs × steps).
 Evaluation episodes are not counted. compile_s and run_s are measured apart; a call's seconds are
@@ -72,11 +67,6 @@ class RunnerState(struct.PyTreeNode):
 EVAL_STREAM = 0x65766131
 
 
-# Env steps are counted, and the budget passed to the compiled program, as int32; one more update
-# (up to its env steps) may run past the budget, hence the margin.
-MAX_BUDGET = 2**31 - 1 - 2**28
-
-
 def build_algorithm(algo: str, env_name: str, config: BaseConfig, total_steps: int) -> Algorithm:
     """The registered algorithm `algo` on a fresh environment of task `env_name`."""
     return get_algorithm(algo).make(make(env_name), config, total_steps)
@@ -84,9 +74,6 @@ def build_algorithm(algo: str, env_name: str, config: BaseConfig, total_steps: i
 
 def check_trial(algo: str, algorithm: Algorithm, total_steps: int, shard: bool | None = None) -> None:
     """Refuse, before compiling, what would fail or mean nothing once compiled."""
-    if total_steps > MAX_BUDGET:
-        raise ConfigError(f"total_steps={total_steps:,} is above {MAX_BUDGET:,}, the most env steps a trial "
-                          "counts (a 32-bit integer per seed); split the run or lower the budget")
     if total_steps < algorithm.min_steps_per_update:
         raise ConfigError(f"total_steps={total_steps:,} is smaller than one update "
                           f"({algorithm.min_steps_per_update:,} env steps at least for {algo}); "
@@ -106,26 +93,24 @@ class Compiled:
     `updates`: inlined into both, the evaluation loop was traced and compiled twice (~0.6 s of a
     CartPole trial's ~6 s compile on XLA:CPU). An extra call per chunk costs microseconds."""
 
-    start: Any  # (keys (R, 2), traced values {name: (R,)}, budget ()) -> RunnerState
-    updates: Any  # (RunnerState, traced values, halted (R,), budget (), eval_every ()) -> (RunnerState, computed)
-    evaluate: Any  # (RunnerState, traced values, budget ()) -> report
+    start: Any  # (keys (R, 2), traced values {name: (R,)}) -> RunnerState
+    updates: Any  # (RunnerState, traced values, halted (R,)) -> (RunnerState, updates computed: int)
+    evaluate: Any  # (RunnerState, traced values) -> report
     compile_s: float
     cached: bool | None = None  # all loaded from JAX's persistent cache (None: the cache is off)
 
-    def init(self, keys: jax.Array, values: Mapping[str, jax.Array], budget: int) -> tuple[RunnerState, dict]:
+    def init(self, keys: jax.Array, values: Mapping[str, jax.Array]) -> tuple[RunnerState, dict]:
         """Every row's initial state and its evaluation at env step 0."""
-        budget = jnp.asarray(budget, jnp.int32)
-        state = self.start(keys, values, budget)
-        return state, self.evaluate(state, values, budget)
+        state = self.start(keys, values)
+        return state, self.evaluate(state, values)
 
-    def chunk(self, state: RunnerState, values: Mapping[str, jax.Array], halted: jax.Array, budget: int,
-              eval_every: int) -> tuple[RunnerState, dict]:
-        """Up to `eval_every` updates (none for a row that is halted or past its `budget`, and none
-        at all once every row is), then evaluate. The report's `computed` is how many updates the
-        call computed for the batch of rows."""
-        budget = jnp.asarray(budget, jnp.int32)
-        state, computed = self.updates(state, values, halted, budget, jnp.asarray(eval_every, jnp.int32))
-        return state, {**self.evaluate(state, values, budget), "computed": computed}
+    def chunk(self, state: RunnerState, values: Mapping[str, jax.Array], halted: jax.Array
+              ) -> tuple[RunnerState, dict]:
+        """Up to `eval_every` updates (none for a row that is halted or past its budget, and none at
+        all once every row is), then evaluate. The report's `computed` is how many updates the call
+        computed for the batch of rows."""
+        state, computed = self.updates(state, values, halted)
+        return state, {**self.evaluate(state, values), "computed": computed}
 
 
 def traced_values(config: BaseConfig) -> dict[str, Any]:
@@ -149,28 +134,20 @@ def _traced_arrays(configs: Sequence[BaseConfig], seeds_per_config: int) -> dict
     return out
 
 
-def program_key(config: BaseConfig) -> BaseConfig:
-    """`static_key`, with `eval_every` at its default too: what one compiled program depends on.
-    `eval_every` is one value per call (configurations that differ in it do not group), but the
-    program takes it as data, like the budget."""
-    return dataclasses.replace(static_key(config), eval_every=type(config)().eval_every)
-
-
-def _make_functions(algo: str, env_name: str, program_config: BaseConfig):
+def _make_functions(algo: str, env_name: str, static_config: BaseConfig, budget: int):
     """start, updates and evaluate, vmapped over rows; traced inside `sharding.use_mesh` they split
-    each row's parallel axis over the mesh's devices. Each takes the call's budget (an int32
-    scalar) after the traced values; `updates` then takes `eval_every` (an int32 scalar)."""
+    each row's parallel axis over the mesh's devices."""
     entry, env = get_algorithm(algo), make(env_name)
 
-    def algorithm_for(values: Mapping[str, jax.Array], budget: jax.Array) -> Algorithm:
-        return entry.make(env, dataclasses.replace(program_config, **values), budget)
+    def algorithm_for(values: Mapping[str, jax.Array]) -> Algorithm:
+        return entry.make(env, dataclasses.replace(static_config, **values), budget)
 
-    def evaluate(rs: RunnerState, values, budget) -> dict:
-        algorithm = algorithm_for(values, budget)
+    def evaluate(rs: RunnerState, values) -> dict:
+        algorithm = algorithm_for(values)
         eval_key = jax.random.fold_in(rs.eval_key, rs.updates)
         # no observation moments: nothing reads them here, and their per-step sums over the batch
         # made each evaluation step (and the compile of `evaluate`) dearer
-        episodes = run_episodes(env, algorithm.eval_act(rs.algo_state), eval_key, program_config.eval_episodes,
+        episodes = run_episodes(env, algorithm.eval_act(rs.algo_state), eval_key, static_config.eval_episodes,
                                 moments=False)
         params = algorithm.policy_params(rs.algo_state)
         finite = jnp.all(jnp.asarray([jnp.all(jnp.isfinite(p)) for p in jax.tree.leaves(params)]))
@@ -179,25 +156,23 @@ def _make_functions(algo: str, env_name: str, program_config: BaseConfig):
                   "return_std": episodes.returns.std(), "finite": finite}
         return report
 
-    def start(key, values, budget) -> RunnerState:
+    def start(key, values) -> RunnerState:
         init_key, run_key = jax.random.split(key)
         eval_key = jax.random.fold_in(key, EVAL_STREAM)
-        return RunnerState(algorithm_for(values, budget).init(init_key), run_key, eval_key, jnp.asarray(0),
-                           jnp.asarray(0))
+        return RunnerState(algorithm_for(values).init(init_key), run_key, eval_key, jnp.asarray(0), jnp.asarray(0))
 
-    def updates(rs: RunnerState, values, halted: jax.Array, budget: jax.Array, eval_every: jax.Array
-                ) -> tuple[RunnerState, jax.Array]:
+    def updates(rs: RunnerState, values, halted: jax.Array) -> tuple[RunnerState, jax.Array]:
         """One row's updates: up to `eval_every`, none once it has spent its budget or is halted.
 
         A `while_loop`, not a scan: vmapped over rows, it runs while any row is active (rows that
         are done keep their state), so the compiled chunk ends as soon as every row has spent its
         budget instead of computing ES generations past it only to mask them. Returns the updates
         done, whose maximum over rows is the number the call computed."""
-        algorithm = algorithm_for(values, budget)
+        algorithm = algorithm_for(values)
 
         def active(carry) -> jax.Array:
             done, rs = carry
-            return jnp.logical_and(done < eval_every,
+            return jnp.logical_and(done < static_config.eval_every,
                                    jnp.logical_and(rs.env_steps < budget, jnp.logical_not(halted)))
 
         def one_update(carry):
@@ -210,39 +185,36 @@ def _make_functions(algo: str, env_name: str, program_config: BaseConfig):
         done, rs = jax.lax.while_loop(active, one_update, (jnp.asarray(0, jnp.int32), rs))
         return rs, done
 
-    def batch_updates(rs: RunnerState, values, halted: jax.Array, budget: jax.Array, eval_every: jax.Array
-                      ) -> tuple[RunnerState, jax.Array]:
-        rs, done = jax.vmap(updates, in_axes=(0, 0, 0, None, None))(rs, values, halted, budget, eval_every)
+    def batch_updates(rs: RunnerState, values, halted: jax.Array) -> tuple[RunnerState, jax.Array]:
+        rs, done = jax.vmap(updates)(rs, values, halted)
         return rs, done.max()
 
-    per_row = (0, 0, None)  # state or keys, traced values: one per row; the budget: one per call
-    return jax.vmap(start, in_axes=per_row), batch_updates, jax.vmap(evaluate, in_axes=per_row)
+    return jax.vmap(start), batch_updates, jax.vmap(evaluate)
 
 
 @lru_cache(maxsize=16)
-def _compile(algo: str, env_name: str, program_config: BaseConfig, rows: int, shard: bool | None) -> Compiled:
-    """The three functions of `program_config` (a `program_key`) for `rows` rows, compiled."""
+def _compile(algo: str, env_name: str, static_config: BaseConfig, budget: int, rows: int,
+             shard: bool | None) -> Compiled:
     compile_cache.configure()  # the command's persistent-cache setting, before anything compiles
-    start, updates, evaluate = _make_functions(algo, env_name, program_config)
+    start, updates, evaluate = _make_functions(algo, env_name, static_config, budget)
     values = {k: jax.ShapeDtypeStruct(v.shape, v.dtype)
-              for k, v in _traced_arrays([program_config], rows).items()}
-    scalar = jax.ShapeDtypeStruct((), jnp.int32)
+              for k, v in _traced_arrays([static_config], rows).items()}
     began = time.perf_counter()
     mesh = sharding.make_mesh(shard)
     # Traced and lowered here, one after another (tracing holds the GIL); compiled on threads at
     # once, since XLA compiles outside the GIL: on 2 cores the three compiles overlap.
     with compile_cache.CacheWatch() as watch, sharding.use_mesh(mesh), ThreadPoolExecutor(3) as pool:
         keys = jax.ShapeDtypeStruct((rows, 2), jnp.uint32)
-        start_c = pool.submit(jax.jit(start).lower(keys, values, scalar).compile)
-        state_shape = jax.eval_shape(start, keys, values, scalar)
+        start_c = pool.submit(jax.jit(start).lower(keys, values).compile)
+        state_shape = jax.eval_shape(start, keys, values)
         updates_c = pool.submit(jax.jit(updates, donate_argnums=0).lower(
-            state_shape, values, jax.ShapeDtypeStruct((rows,), bool), scalar, scalar).compile)
+            state_shape, values, jax.ShapeDtypeStruct((rows,), bool)).compile)
         if mesh is None:
-            evaluate_c = pool.submit(jax.jit(evaluate).lower(state_shape, values, scalar).compile)
+            evaluate_c = pool.submit(jax.jit(evaluate).lower(state_shape, values).compile)
         else:  # evaluate reads the state where updates leaves it (e.g. PPO's environments split over devices)
             placed = jax.tree.map(lambda s, where: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=where),
                                   state_shape, updates_c.result().input_shardings[0][0])
-            evaluate_c = pool.submit(jax.jit(evaluate).lower(placed, values, scalar).compile)
+            evaluate_c = pool.submit(jax.jit(evaluate).lower(placed, values).compile)
         start_c, updates_c, evaluate_c = start_c.result(), updates_c.result(), evaluate_c.result()
     return Compiled(start_c, updates_c, evaluate_c, time.perf_counter() - began, watch.cached)
 
@@ -314,7 +286,7 @@ def train_many(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Ma
     if not seeds:
         raise ConfigError("seeds: give at least one seed")
     rows = len(configs) * len(seeds)
-    compiled = _compile(algo, env, program_key(configs[0]), rows, shard)
+    compiled = _compile(algo, env, static_key(configs[0]), budget, rows, shard)
     values = _traced_arrays(configs, len(seeds))
     keys = jnp.stack([jax.random.PRNGKey(s) for _ in configs for s in seeds])
 
@@ -334,7 +306,7 @@ def train_many(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Ma
                              f"(env step {int(report['env_steps'][i]):,})")
 
     start = time.perf_counter()
-    state, report = compiled.init(keys, values, budget)
+    state, report = compiled.init(keys, values)
     report = jax.tree.map(np.asarray, jax.block_until_ready(report))
     run_s += time.perf_counter() - start
     record(report, range(rows))
@@ -349,7 +321,7 @@ def train_many(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[Ma
         if not active.any():
             break
         start = time.perf_counter()
-        state, report = compiled.chunk(state, values, jnp.asarray(halted), budget, configs[0].eval_every)
+        state, report = compiled.chunk(state, values, jnp.asarray(halted))
         report = jax.tree.map(np.asarray, jax.block_until_ready(report))
         run_s += time.perf_counter() - start
         computed += int(report["computed"])
@@ -413,8 +385,8 @@ def train_group(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[M
 
 
 def _fits(algo, env, seeds, overrides, total_steps, shard, memory_fraction) -> bool:
-    configs, _ = resolve_group(algo, env, overrides, total_steps, shard)
-    compiled = _compile(algo, env, program_key(configs[0]), len(configs) * len(seeds), shard)
+    configs, budget = resolve_group(algo, env, overrides, total_steps, shard)
+    compiled = _compile(algo, env, static_key(configs[0]), budget, len(configs) * len(seeds), shard)
     have = device_bytes()
     need = max(compiled_bytes(compiled.updates), compiled_bytes(compiled.evaluate))
     return have is None or need <= memory_fraction * have

@@ -52,7 +52,7 @@ def compile_once(algo: str, env: str, preset: str) -> tuple[float, float]:
     config = resolve(algo, task.defaults, overrides(algo, preset))
     runner._compile.cache_clear()  # the runner caches compiled trials per process
     start = time.perf_counter()
-    compiled = runner._compile(algo, env, runner.program_key(config), SEEDS, None)
+    compiled = runner._compile(algo, env, runner.static_key(config), int(task.budget_quick), SEEDS, None)
     total = time.perf_counter() - start
     runner._compile.cache_clear()  # do not keep the executables alive
     return compiled.compile_s, total

@@ -155,7 +155,7 @@ def compile_seconds(kind: str, contender: str, pop: int, hidden: int, depth: int
     if contender == "ours-cli-eval-end":
         overrides["eval_every"] = EVAL_END
     config = runner.resolve_group("openes", ENV, [overrides], budget)[0][0]
-    return runner._compile("openes", ENV, runner.program_key(config), 1, None).compile_s
+    return runner._compile("openes", ENV, runner.static_key(config), budget, 1, None).compile_s
 
 
 def fresh_compile_s(kind: str, contender: str, pop: int, hidden: int, depth: int, horizon: int | None,

@@ -2,9 +2,8 @@
 
 Real training at tiny budgets, through the command line in subprocesses (a SIGKILL and a Ctrl-C
 need a process of their own). The subprocesses compile through the test session's persistent
-cache (tests/conftest.py), so only the first pays for compiling the trial, whose program the
-sweep tests' tiny OpenES trials share (the budget and `eval_every` are data to it); the reference
-run trains once for the module.
+cache (tests/conftest.py), so only the first pays for compiling the trial; the reference run
+trains once for the module.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import pytest
 
 from eggroll_bench.algos.config import ConfigError
 from eggroll_bench.algos.registry import get_algorithm, resolve
-from eggroll_bench.algos.runner import (_compile, _traced_arrays, program_key, resolve_group, train, train_many,
+from eggroll_bench.algos.runner import (_compile, _traced_arrays, resolve_group, static_key, train, train_many,
                                         traced_values)
 
 from tiny import SEEDS, TINY_ES, TINY_PPO
@@ -51,11 +51,11 @@ def test_parameters_after_the_first_chunk_match_to_float_tolerance(algo):
 
     def first_chunk(group):
         rows = len(group) * len(SEEDS)
-        compiled = _compile(algo, "CartPole-v1", program_key(group[0]), rows, None)
+        compiled = _compile(algo, "CartPole-v1", static_key(group[0]), budget, rows, None)
         values = _traced_arrays(group, len(SEEDS))
         keys = jax.numpy.stack([jax.random.PRNGKey(s) for _ in group for s in SEEDS])
-        state, _ = compiled.init(keys, values, budget)
-        state, _ = compiled.chunk(state, values, jax.numpy.zeros(rows, bool), budget, group[0].eval_every)
+        state, _ = compiled.init(keys, values)
+        state, _ = compiled.chunk(state, values, jax.numpy.zeros(rows, bool))
         return state.algo_state.params
 
     together = first_chunk(configs)

@@ -17,7 +17,8 @@ from eggroll_bench.algos import runner
 from eggroll_bench.algos.runner import train
 from eggroll_bench.algos.checkpoint import TrialArtifacts
 
-from tiny import TINY_ES, TINY_PPO
+TINY_ES = {"pop_size": 8, "hidden": 16, "eval_every": 2, "eval_episodes": 4}
+TINY_PPO = {"num_envs": 4, "num_steps": 32, "hidden": 16, "eval_every": 2, "eval_episodes": 4}
 
 
 def test_es_env_steps_are_the_sum_of_episode_lengths():
@@ -169,40 +170,6 @@ def test_how_often_a_trial_evaluates_does_not_change_what_it_learns(algo, overri
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     # the evaluation after update n draws the same episodes whatever the cadence
     assert [s.final.return_mean for s in often.seeds] == [s.final.return_mean for s in rarely.seeds]
-
-
-def test_the_budget_and_eval_every_are_data_so_a_longer_or_more_often_evaluated_run_reuses_the_program():
-    """Neither is compiled in: the second trial (another budget, another cadence) compiles nothing,
-    and still stops at its own budget and evaluates at its own cadence."""
-    runner.release_compiled()
-    short = train("eggroll", "CartPole-v1", [0, 1], {**TINY_ES, "eval_every": 2}, total_steps=1500, progress=False)
-    compiles = runner._compile.cache_info().misses
-    longer = train("eggroll", "CartPole-v1", [0, 1], {**TINY_ES, "eval_every": 3}, total_steps=3000, progress=False)
-    assert runner._compile.cache_info().misses == compiles and longer.compile_s == short.compile_s
-    for result, budget, every in ((short, 1500, 2), (longer, 3000, 3)):
-        for seed in result.seeds:
-            assert seed.env_steps >= budget > seed.evals[-2].env_steps  # stopped at the first update past it
-            assert [e.updates for e in seed.evals[:-1]] == list(range(0, seed.updates, every))
-    assert [s.evals[1].return_mean for s in longer.seeds] != [s.evals[1].return_mean for s in short.seeds] or \
-        [s.evals[1].updates for s in longer.seeds] != [s.evals[1].updates for s in short.seeds]
-
-
-def test_ppos_annealed_learning_rate_equals_optaxs_linear_schedule_with_the_budget_traced():
-    """PPO anneals over the updates the budget allows; the budget is traced in the program, so the
-    schedule is ours, and must give optax's values to the bit, both compiled (XLA:CPU's float
-    division is not IEEE-exact: 1 - 7/7 comes out -1.1e-11, whichever schedule computes it)."""
-    import jax.numpy as jnp
-    import optax
-
-    from eggroll_bench.algos.ppo import _linear_to_zero
-
-    for steps in (1, 7, 96, 1000):
-        counts = jnp.arange(steps + 3, dtype=jnp.int32)
-        ours = jax.jit(lambda n, c: jax.vmap(_linear_to_zero(jnp.float32(2.5e-4), n))(c))(jnp.int32(steps), counts)
-        theirs = jax.jit(jax.vmap(optax.linear_schedule(jnp.float32(2.5e-4), 0.0, steps)))(counts)
-        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
-    ppo = runner.build_algorithm("ppo", "CartPole-v1", build_config("ppo", TINY_PPO), 10 * 4 * 32 + 1)
-    assert int(ppo.num_updates) == 11  # the last update passes the budget: counted in the schedule too
 
 
 def test_no_update_is_computed_past_the_last_rows_budget():

@@ -14,7 +14,7 @@ import sys
 SCRIPT = r"""
 import json, jax, numpy as np
 from eggroll_bench.algos.config import ConfigError
-from eggroll_bench.algos.runner import _compile, program_key, resolve_group, train
+from eggroll_bench.algos.runner import _compile, resolve_group, static_key, train
 assert jax.device_count() == 2, jax.devices()
 out = {}
 PPO = {"num_envs": 4, "num_steps": 32, "hidden": 8, "eval_every": 2, "eval_episodes": 4}
@@ -22,8 +22,8 @@ for name, algo, over in [("eggroll", "eggroll", {"pop_size": 8, "hidden": 8, "ev
                          ("ppo", "ppo", PPO), ("ppo-reset-pool", "ppo", {**PPO, "reset_pool": 2})]:
     split = train(algo, "CartPole-v1", [0, 1], over, 1500, progress=False)
     whole = train(algo, "CartPole-v1", [0, 1], over, 1500, progress=False, shard=False)
-    (config,), _ = resolve_group(algo, "CartPole-v1", [over], 1500)
-    compiled = _compile(algo, "CartPole-v1", program_key(config), 2, None)
+    (config,), budget = resolve_group(algo, "CartPole-v1", [over], 1500)
+    compiled = _compile(algo, "CartPole-v1", static_key(config), budget, 2, None)
     hlo = compiled.updates.as_text()
     outs = jax.tree.leaves(compiled.updates.output_shardings)
     out[name] = {"split": [[e.return_mean for e in s.evals] for s in split.seeds],
