@@ -55,7 +55,7 @@ def test_a_sweeps_local_trial_processes_are_told_how_many_share_the_host(monkeyp
 
 
 def test_a_group_that_left_a_checkpoint_is_trained_whole_again_and_resumes(tmp_path):
-    common = {**TINY_ES, "eval_every": 1}  # rows 2, then 1: the programs of test_runner's tiny OpenES
+    common = {**TINY_ES, "eval_every": 1}
     configs = [{**common, "lr": 0.05}, {**common, "lr": 0.01}]
     ids = ("aaaaaaaaaaaa", "bbbbbbbbbbbb")
     first = runner.train_group("openes", "CartPole-v1", [0], configs, 600, progress=False,

@@ -32,7 +32,7 @@ tasks = ["CartPole-v1"]
 seeds = 2
 budget = {BUDGET}
 
-[set]  # tests/tiny.py's configurations: the session has compiled their programs for other tests
+[set]  # tests/tiny.py's configurations
 hidden = 8
 eval_every = 2
 eval_episodes = 4

@@ -17,8 +17,7 @@ from eggroll_bench.algos import runner
 from eggroll_bench.algos.runner import train
 from eggroll_bench.algos.checkpoint import TrialArtifacts
 
-TINY_ES = {"pop_size": 8, "hidden": 16, "eval_every": 2, "eval_episodes": 4}
-TINY_PPO = {"num_envs": 4, "num_steps": 32, "hidden": 16, "eval_every": 2, "eval_episodes": 4}
+from tiny import TINY_ES, TINY_PPO
 
 
 def test_es_env_steps_are_the_sum_of_episode_lengths():
