@@ -94,12 +94,17 @@ def _normal_leaves(keys: jax.Array, leaves: list[jax.Array]) -> list[jax.Array]:
                             for part in (o0[:, starts[j]:starts[j + 1]], o1[:, starts[j]:starts[j] + n - halves[j]])],
                            axis=1)
     lo = np.nextafter(np.float32(-1.0), np.float32(0.0))  # jax.random.normal's lower bound
-    floats = jax.lax.bitcast_convert_type((bits >> np.uint32(9)) | np.uint32(0x3F800000), jnp.float32) - 1.0
-    uniform = jnp.maximum(lo, floats * (np.float32(1.0) - lo) + lo)
-    # One materialised draw: without the barrier XLA sinks the split below the elementwise maths and
-    # emits erfinv's polynomial once per leaf and per consumer (the members' weights, the gradient),
-    # each a large kernel for LLVM to compile.
-    normal = jax.lax.optimization_barrier(np.float32(np.sqrt(2)) * jax.lax.erf_inv(uniform))
+    # One materialised draw, computed a draw per loop iteration: XLA does not fuse across a loop's
+    # boundary. Written as one elementwise expression, XLA:CPU keeps only its expensive log and sqrt
+    # and copies erfinv's polynomial into every consumer (each leaf's member weights and gradient
+    # input), a dozen large kernels for LLVM to compile. (An optimization_barrier does not stop this:
+    # XLA:CPU expands barriers before fusing.)
+    def to_normal(row_bits):
+        floats = jax.lax.bitcast_convert_type((row_bits >> np.uint32(9)) | np.uint32(0x3F800000), jnp.float32) - 1.0
+        uniform = jnp.maximum(lo, floats * (np.float32(1.0) - lo) + lo)
+        return np.float32(np.sqrt(2)) * jax.lax.erf_inv(uniform)
+
+    normal = jax.lax.map(to_normal, bits)
     splits = np.cumsum(sizes)[:-1]
     return [part.reshape((draws,) + leaf.shape) for part, leaf in zip(jnp.split(normal, splits, axis=1), leaves)]
 
