@@ -8,6 +8,7 @@ compares trained in calls of different sizes.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,25 +61,35 @@ def speed_up(eggroll: pd.Series, openes: pd.Series) -> float:
     return o / e if e > 0 and np.isfinite(o) else float("nan")
 
 
-def speed_ups(tables: Tables) -> dict[str, float]:
+@dataclass(frozen=True)
+class SpeedUp:
+    """One task's EGGROLL-vs-OpenES speed-up as the time figure draws it. `matched`: the two trials
+    share budget and compute settings (COMPUTE_KEYS); otherwise they are the two selected trials."""
+
+    ratio: float
+    matched: bool
+
+    @property
+    def text(self) -> str:
+        """How the time figure, the report page and the verdict table state it."""
+        told = f"EGGROLL {self.ratio:.1f}× faster" if self.ratio >= 1 else f"EGGROLL {1 / self.ratio:.1f}× slower"
+        return told if self.matched else f"{told} (settings differ)"
+
+
+def speed_ups(tables: Tables) -> dict[str, SpeedUp]:
     """Per task, the speed-up the time figure draws (its pairs from `timing_pairs`)."""
     trials = tables.trials.set_index("trial_id")
     out = {}
     for _, p in timing_pairs(tables.trials).iterrows():
         if isinstance(p["eggroll"], str) and isinstance(p["openes"], str):
             if np.isfinite(ratio := speed_up(trials.loc[p["eggroll"]], trials.loc[p["openes"]])):
-                out[p["env"]] = ratio
+                out[p["env"]] = SpeedUp(ratio, bool(p["matched"]))
     return out
 
 
-def speed_up_text(ratio: float) -> str:
-    """How the time figure (and the report page) states one speed-up."""
-    return f"EGGROLL {ratio:.1f}× faster" if ratio >= 1 else f"EGGROLL {1 / ratio:.1f}× slower"
-
-
-def geometric_mean(ratios: dict[str, float]) -> float:
+def geometric_mean(speed_ups: dict[str, SpeedUp]) -> float:
     """The overall speed-up the time figure states: the geometric mean over tasks."""
-    return float(np.exp(np.mean(np.log(list(ratios.values())))))
+    return float(np.exp(np.mean(np.log([s.ratio for s in speed_ups.values()]))))
 
 
 def call_sizes(eggroll: pd.Series, openes: pd.Series) -> tuple[float, float] | None:
@@ -185,7 +196,7 @@ def training_time_figure(tables: Tables):
     # the ratios as a column right of the panel: never on top of a bar, whatever the scale
     for y, task in enumerate(tasks):
         if task in ratios:
-            ax.text(1.02, y, speed_up_text(ratios[task]), transform=ax.get_yaxis_transform(), va="center",
+            ax.text(1.02, y, ratios[task].text, transform=ax.get_yaxis_transform(), va="center",
                     ha="left", fontsize=10, fontweight="bold")
     overall = f"; geometric mean {geometric_mean(ratios):.1f}×" if ratios else ""
     ax.set_title(f"EGGROLL vs OpenES training time per configuration for the same env-step budget\n"

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from eggroll_bench.files import write_atomic
-from eggroll_bench.plots.figures_systems import geometric_mean, speed_up_text, speed_ups
+from eggroll_bench.plots.figures_systems import geometric_mean, speed_ups
 from eggroll_bench.plots.load import algo_order, results_path, task_order
 from eggroll_bench.plots.render import Rendered, render
 from eggroll_bench.plots.rollouts import MAX_FRAMES, Rollout, draw_best
@@ -219,7 +219,7 @@ def _summary(tables: Tables) -> str:
              "results.csv (and of its saved policies).</p>"]
     ratios = speed_ups(tables)
     if ratios:
-        lines = [f"{env}: {speed_up_text(r)}" for env, r in ratios.items()]
+        lines = [f"{env}: {r.text}" for env, r in ratios.items()]
         parts.append("<h3>EGGROLL vs OpenES run time per configuration (as the time figure states it)</h3>"
                      + _list(lines + [f"geometric mean over tasks: {geometric_mean(ratios):.1f}×"], "speedups"))
     return "\n".join(parts)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from eggroll_bench.files import write_atomic
-from eggroll_bench.plots.figures_systems import speed_up_text, speed_ups
+from eggroll_bench.plots.figures_systems import speed_ups
 from eggroll_bench.plots.load import task_order
 from eggroll_bench.plots.stats import (Interval, normalised_scores, ppo_ratios, ppo_reference, t_interval,
                                         welch_interval)
@@ -105,7 +105,8 @@ def verdict_table(tables: Tables, margin: float = MARGIN) -> pd.DataFrame:
         paper = PAPER.get(env)
         row = {"env": env, "verdict": verdict(diff, scale, margin),
                "diff": diff.point, "diff_lo": diff.lo, "diff_hi": diff.hi, "r_ppo": ppo,
-               "speed_up": faster.get(env, np.nan),
+               "speed_up": faster[env].ratio if env in faster else np.nan,
+               "speed_up_text": faster[env].text if env in faster else "–",
                "paper": paper.category if paper else "", "paper_source": paper.source if paper else ""}
         for algo, values in seeds.items():
             mean, lo, hi, n = t_interval(values)
@@ -132,7 +133,7 @@ def verdict_cells(table: pd.DataFrame) -> pd.DataFrame:
                      _interval(r["eggroll_mean"], r["eggroll_lo"], r["eggroll_hi"]) + f" ({r['eggroll_seeds']})",
                      _interval(r["openes_mean"], r["openes_lo"], r["openes_hi"]) + f" ({r['openes_seeds']})",
                      score, ratio, _interval(r["diff"], r["diff_lo"], r["diff_hi"]), f"**{r['verdict']}**",
-                     speed_up_text(r["speed_up"]) if np.isfinite(r["speed_up"]) else "–", r["paper"] or "–"])
+                     r["speed_up_text"], r["paper"] or "–"])
     return pd.DataFrame(rows, columns=["task", "EGGROLL: mean [95% CI] (seeds)", "OpenES: mean [95% CI] (seeds)",
                                        "normalised score (EGGROLL / OpenES)", "R / R_PPO (EGGROLL / OpenES)",
                                        "EGGROLL − OpenES [95% Welch CI]",
@@ -142,8 +143,9 @@ def verdict_cells(table: pd.DataFrame) -> pd.DataFrame:
 def verdict_note(table: pd.DataFrame) -> str:
     sources = sorted({s for s in table.get("paper_source", []) if s})
     note = (f"Rule: {rule()}. Each algorithm's trial is the one the summary shows for the task. Run time: "
-            "the time figure's ratio, per configuration, of trials with the same population, network and "
-            "episodes per member (– where the two shown differ in those).")
+            "the time figure's ratio, per configuration, of trials with the same budget, population, network "
+            "and episodes per member where both algorithms ran such settings; otherwise of the two trials "
+            "shown, marked (settings differ), whose settings the figure's footnote gives.")
     if sources:
         note += (f" The paper's column: {'; '.join(sources)}. What differs between the two: {PAPER_SETUP}; "
                  "so a verdict here is a finding at this budget, network and hardware, not a replication.")

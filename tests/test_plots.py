@@ -314,6 +314,17 @@ def test_timing_pairs_compare_matching_settings():
     assert pairs.loc["C", "eggroll"] == "e1" and pd.isna(pairs.loc["C", "openes"])
 
 
+def test_a_speed_up_of_trials_with_different_settings_says_so():
+    """The figure, the report page and the verdict table state a speed-up with one text, which
+    marks a pair of trials whose settings differ (each algorithm's own best configuration)."""
+    from eggroll_bench.plots.figures_systems import SpeedUp, geometric_mean
+
+    assert SpeedUp(2.0, True).text == "EGGROLL 2.0× faster"
+    assert SpeedUp(0.5, True).text == "EGGROLL 2.0× slower"
+    assert SpeedUp(5.6, False).text == "EGGROLL 5.6× faster (settings differ)"
+    assert geometric_mean({"A": SpeedUp(2.0, True), "B": SpeedUp(8.0, False)}) == pytest.approx(4.0)
+
+
 def test_inference_ceiling_absent_or_incomplete(tmp_path):
     from eggroll_bench.plots.figures_systems import load_inference
 
