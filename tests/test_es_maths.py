@@ -110,11 +110,12 @@ def test_openes_noise_compiles_few_hashes():
     assert compiled.as_text().count(" while(") <= 5  # 40 before
 
 
-def test_openes_generation_compiles_the_normal_transform_once():
+@pytest.mark.parametrize("model", [FullRankNoise(8, True), LowRankNoise(8, True, 2)], ids=["openes", "eggroll"])
+def test_a_generations_noise_compiles_the_normal_transform_once(model):
     """The members' weights and the gradient of every leaf read one materialised draw: erfinv's
-    polynomial is one kernel, not one per leaf and consumer (14 kernels for a 2-layer actor before)."""
+    polynomial is one kernel, not one per leaf and consumer (before: OpenES 14 kernels for this
+    2-layer actor; EGGROLL, drawing leaf by leaf, one or more per leaf, A and B)."""
     _, params = _actor_and_params()
-    model = FullRankNoise(8, True)
 
     def members_and_gradient(key, params):
         noise = model.sample(key, jnp.asarray(0), params)
@@ -124,6 +125,7 @@ def test_openes_generation_compiles_the_normal_transform_once():
     text = jax.jit(members_and_gradient).lower(jax.random.PRNGKey(0), params).compile().as_text()
     kernels = re.split(r"\n(?=\S)", text)  # one computation per block
     assert sum("erf_inv" in k for k in kernels if k.startswith("%fused_computation")) == 1
+    assert text.count(" while(") <= 6  # the fold_in stages, EGGROLL's (A, B) split, the draw, the transform
 
 @pytest.mark.parametrize("rank", [1, 4])
 def test_lowrank_update_equals_explicit_sum(rank):
