@@ -91,7 +91,10 @@ for name, rnd in [
 # The paper's multi-agent preset (one shared policy of width 64, depth 3; adamw for ES). ES: σ 0.2,
 # population 128 × 4 episodes — MPE start states vary a lot, so a member's fitness needs several
 # episodes (on common starts, see ESConfig.common_starts). PPO (IPPO): JaxMARL's MPE settings but
-# lr 1e-3, which learns simple_spread faster than their 2.5e-4 at CPU budgets.
+# lr 1e-3, which learns simple_spread faster than their 2.5e-4 at CPU budgets. Measured on
+# simple_spread, 8 seeds in one call, 1M steps (mean of the last 3 of 64-episode evaluations):
+# lr 1e-3 -48.1 to -42.9, 5e-4 -53.6 to -50.1, 2.5e-4 -56.6 to -52.4, every seed learning. At a
+# 500k budget (the lr annealed twice as fast) one seed of 8 with 1e-3 stayed near random (-97).
 _MARL_ES = {"optimizer": "adamw", "sigma": 0.2, "pop_size": 128, "episodes_per_member": 4}
 _MARL_DEFAULTS = {"*": {"hidden": 64, "depth": 3}, "eggroll": _MARL_ES, "openes": _MARL_ES, "ppo": {"lr": 1e-3}}
 for name, rnd in [
