@@ -95,19 +95,19 @@ def _normal_leaves(keys: jax.Array, leaves: list[jax.Array | jax.ShapeDtypeStruc
                            axis=1)
     lo = np.nextafter(np.float32(-1.0), np.float32(0.0))  # jax.random.normal's lower bound
     # One materialised draw, computed in a loop over batches of draws: XLA does not fuse across a
-    # loop's boundary. Written as one elementwise expression, XLA:CPU keeps only its expensive log and sqrt
-    # and copies erfinv's polynomial into every consumer (each leaf's member weights and gradient
-    # input), a dozen large kernels for LLVM to compile. (An optimization_barrier does not stop this:
-    # XLA:CPU expands barriers before fusing.)
+    # loop's boundary. Written as one elementwise expression, XLA:CPU keeps only its expensive log
+    # and sqrt and copies erfinv's polynomial into every consumer (each leaf's member weights and
+    # gradient input), a dozen large kernels for LLVM to compile. (An optimization_barrier does not
+    # stop this: XLA:CPU expands barriers before fusing.)
     def to_normal(row_bits):
         floats = jax.lax.bitcast_convert_type((row_bits >> np.uint32(9)) | np.uint32(0x3F800000), jnp.float32) - 1.0
         uniform = jnp.maximum(lo, floats * (np.float32(1.0) - lo) + lo)
         return np.float32(np.sqrt(2)) * jax.lax.erf_inv(uniform)
 
     # Two iterations suffice to keep the loop (XLA inlines a loop of one: 14 erfinv kernels again
-    # for test_es_maths' 2-layer actor); few iterations keep an
-    # accelerator from launching one small kernel per draw. Batches divide the draws exactly: a
-    # remainder would be computed outside the loop, and copied into consumers again.
+    # for test_es_maths' 2-layer actor); few iterations keep an accelerator from launching one
+    # small kernel per draw. Batches divide the draws exactly: a remainder would be computed
+    # outside the loop, and copied into consumers again.
     trips = next((k for k in range(2, draws + 1) if draws % k == 0), 1)
     normal = jax.lax.map(to_normal, bits, batch_size=draws // trips)
     splits = np.cumsum(sizes)[:-1]
