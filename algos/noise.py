@@ -162,7 +162,8 @@ class NoiseModel:
     antithetic: bool
 
     # --- what subclasses define ---------------------------------------------------------------
-    def leaf_noise(self, key: jax.Array, path: tuple[str, ...], leaf: jax.Array) -> Any:
+    def draw_leaves(self, keys: jax.Array, flat: list[tuple[tuple[str, ...], jax.Array]]) -> list[Any]:
+        """Each leaf's noise for every draw, from its keys (leaves, draws, 2), stacked on axis 0."""
         raise NotImplementedError
 
     def leaf_gradient(self, path, leaf, noise, weights: jax.Array) -> jax.Array:
@@ -175,8 +176,8 @@ class NoiseModel:
 
         The same numbers as drawing each (leaf, member) alone from `member_key`, computed with few
         hashes: every fold_in stage runs for all leaves and members at once, an antithetic pair
-        draws once (its odd member takes the negation), and `draw_leaves` may draw all leaves in
-        one hash. On XLA:CPU each threefry hash is a loop of its own: one per leaf, member stage
+        draws once (its odd member takes the negation), and `draw_leaves` draws all leaves in one
+        hash. On XLA:CPU each threefry hash is a loop of its own: one per leaf, member stage
         and draw made the noise more than half of an OpenES generation's compile time.
         """
         flat = sorted(traverse_util.flatten_dict(params).items())
@@ -184,12 +185,6 @@ class NoiseModel:
         keys = _draw_keys(base_key, generation, len(flat), draws)  # (leaves, draws, 2)
         noise = self.draw_leaves(keys, flat)
         return {path: _antithetic(n) if self.antithetic else n for (path, _), n in zip(flat, noise)}
-
-    def draw_leaves(self, keys: jax.Array, flat: list[tuple[tuple[str, ...], jax.Array]]) -> list[Any]:
-        """Each leaf's noise for every draw, from its keys (leaves, draws, 2): by default `leaf_noise`
-        vmapped over the draws of each leaf."""
-        return [jax.vmap(lambda k, path=path, leaf=leaf: self.leaf_noise(k, path, leaf))(keys[j])
-                for j, (path, leaf) in enumerate(flat)]
 
     def gradient(self, params: Params, noise: dict, shaped_fitness: jax.Array, sigma: jax.Array) -> Params:
         """The ES gradient estimate g (ascent direction), a pytree like `params`."""
@@ -215,6 +210,8 @@ class FullRankNoise(NoiseModel):
     """OpenES: ε_i ~ N(0, I) over all parameters; members' parameters are materialised."""
 
     def leaf_noise(self, key, path, leaf):
+        """One leaf's ε from its key alone: what `draw_leaves` gives for every key (benchmarks that
+        perturb a single matrix draw with this)."""
         return jax.random.normal(key, leaf.shape, leaf.dtype)
 
     def draw_leaves(self, keys, flat):
@@ -236,27 +233,21 @@ class LowRankNoise(NoiseModel):
 
     rank: int = 1
 
-    def leaf_noise(self, key, path, leaf):
-        if not is_matrix(path, leaf):
-            return jax.random.normal(key, leaf.shape, leaf.dtype)
-        n_in, m_out = leaf.shape
-        key_a, key_b = jax.random.split(key)
-        return {"A": jax.random.normal(key_a, (m_out, self.rank), leaf.dtype),
-                "B": jax.random.normal(key_b, (n_in, self.rank), leaf.dtype)}
-
     def draw_leaves(self, keys, flat):
-        """`leaf_noise` for every draw, bit for bit, with one split hash for the matrices' (A, B) keys
-        and one `_normal_leaves` hash for every A, B and vector: drawn leaf by leaf, the hashes and
-        the copies of erfinv's polynomial they brought made the noise most of an EGGROLL
-        generation's compile (23 loops and 36 erfinv kernels at 128 members, 3 x 64)."""
+        """Per key: a matrix (n × m) gets A = normal(key_a, (m, r)) and B = normal(key_b, (n, r)) with
+        key_a, key_b = split(key); a vector gets normal(key, shape). Computed with one split hash for
+        every matrix key and one `_normal_leaves` hash for every A, B and vector: drawn leaf by leaf,
+        the hashes and the copies of erfinv's polynomial they brought made the noise most of an
+        EGGROLL generation's compile (23 loops and 36 erfinv kernels at 128 members, 3 x 64)."""
         matrices = [j for j, (path, leaf) in enumerate(flat) if is_matrix(path, leaf)]
-        # (matrices, draws, 2, 2): jax.random.split of each matrix key into (key_a, key_b)
-        pairs = jax.vmap(jax.vmap(jax.random.split))(keys[np.asarray(matrices)]) if matrices else None
+        # {leaf index: (draws, 2, 2)}: jax.random.split of each of its keys into (key_a, key_b)
+        pairs = dict(zip(matrices, jax.vmap(jax.vmap(jax.random.split))(keys[np.asarray(matrices)]))) \
+            if matrices else {}
         sub_keys, shapes = [], []
         for j, (path, leaf) in enumerate(flat):
-            if j in matrices:
+            if j in pairs:
                 n_in, m_out = leaf.shape
-                pair = pairs[matrices.index(j)]
+                pair = pairs[j]
                 sub_keys += [pair[:, 0], pair[:, 1]]
                 shapes += [jax.ShapeDtypeStruct((m_out, self.rank), leaf.dtype),
                            jax.ShapeDtypeStruct((n_in, self.rank), leaf.dtype)]
@@ -264,7 +255,7 @@ class LowRankNoise(NoiseModel):
                 sub_keys.append(keys[j])
                 shapes.append(jax.ShapeDtypeStruct(leaf.shape, leaf.dtype))
         normals = iter(_normal_leaves(jnp.stack(sub_keys), shapes))
-        return [{"A": next(normals), "B": next(normals)} if j in matrices else next(normals)
+        return [{"A": next(normals), "B": next(normals)} if j in pairs else next(normals)
                 for j in range(len(flat))]
 
     def leaf_gradient(self, path, leaf, noise, weights):
