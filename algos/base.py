@@ -7,8 +7,8 @@
     act = algorithm.eval_act(state)                  # act(obs, key) -> action, the evaluation policy
     params = algorithm.policy_params(state)          # the policy's parameters (checked for NaN/inf)
 
-The runner jits `init` and a `lax.scan` of `update`, vmapped over seeds, so both must be pure JAX
-functions of their arguments. `metrics["env_steps"]` is the number of environment transitions
+The runner jits `init` and a `lax.while_loop` of `update`, vmapped over rows (configuration x
+seed), so both must be pure JAX functions of their arguments. `metrics["env_steps"]` is the number of environment transitions
 the update consumed (every member's / environment's, summed), which is how budgets are counted
 for every algorithm alike; an update is never cheaper than `min_steps_per_update` env steps.
 

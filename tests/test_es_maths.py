@@ -127,6 +127,7 @@ def test_a_generations_noise_compiles_the_normal_transform_once(model):
     assert sum("erf_inv" in k for k in kernels if k.startswith("%fused_computation")) == 1
     assert text.count(" while(") <= 6  # the fold_in stages, EGGROLL's (A, B) split, the draw, the transform
 
+
 @pytest.mark.parametrize("rank", [1, 4])
 def test_lowrank_update_equals_explicit_sum(rank):
     _, params = _actor_and_params()
