@@ -695,7 +695,9 @@ def reference(tmp_path_factory, jax_env):
 def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path, reference, jax_env):
     path, expected = reference
     out = tmp_path / "out"
-    proc = start(path, out, jax_env)
+    # one worker: on a 2-core machine the default is two, and the two trials (one program, compiled
+    # once) would then finish together; one after the other, the second's process start leaves seconds
+    proc = start(path, out, jax_env, "--workers", "1")
     deadline = time.monotonic() + 300
     while not ResultsStore(out).finished() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
