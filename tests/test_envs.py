@@ -100,12 +100,14 @@ def test_time_limit_is_truncation_not_termination():
     assert not np.allclose(info["final_obs"][ends[0]], next_obs[ends[0]])
 
 
-@pytest.mark.parametrize("name,pool", [("CartPole-v1", 1), ("CartPole-v1", 3), ("MPE_simple_spread_v3", 2)])
-def test_reset_pool_hands_fresh_starts_to_the_environments_that_ended(name, pool):
+# MPE episodes all last 25 steps, so 50 steps see every environment end twice, 8 at once (> K)
+@pytest.mark.parametrize("name,pool,steps", [("CartPole-v1", 1, 150), ("CartPole-v1", 3, 150),
+                                             ("MPE_simple_spread_v3", 2, 50)])
+def test_reset_pool_hands_fresh_starts_to_the_environments_that_ended(name, pool, steps):
     """`step_batch` with a pool of K starts against its definition, step by step: environments
     that did not end step exactly as `jax.vmap(env.step)`; the i-th to end (in batch order) starts
     from `reset(split(keys[i mod K])[1])` with zero counters; the step's own outputs and the
-    episode info are `step`'s. Random actions for 150 steps, so some steps end more than K."""
+    episode info are `step`'s. Random actions for long enough that some steps end more than K."""
     env = envs.make(name)
     spec, n = env.spec, 8
     exact = jax.jit(jax.vmap(env.step))
@@ -114,7 +116,7 @@ def test_reset_pool_hands_fresh_starts_to_the_environments_that_ended(name, pool
     reset = jax.jit(env.reset)
     _, state = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), n))
     key, shared = jax.random.PRNGKey(1), 0
-    for _ in range(150):
+    for _ in range(steps):
         key, act_key, step_key = jax.random.split(key, 3)
         action = jax.vmap(lambda k: random_action(spec, k))(jax.random.split(act_key, n))
         keys = jax.random.split(step_key, n)
