@@ -81,20 +81,21 @@ def test_a_bad_grid_is_refused_before_compiling_naming_the_configuration():
         train_many("ppo", "CartPole-v1", SEEDS, [{}, {"hidden": 16}], 5000)
 
 
-# tests/tiny.py's OpenES (a width of 8 is its program, shared with the tests above through the
-# session's compile cache; OpenES compiles in a third of PPO's time)
-SWEEP = """
+# tests/tiny.py's OpenES, its width and a second one in the grid: TINY_ES's width is its program,
+# shared with the tests above through the session's compile cache (OpenES compiles in a third of
+# PPO's time)
+SWEEP = f"""
 name = "grouped"
 algos = ["openes"]
 tasks = ["CartPole-v1"]
-seeds = 2
-budget = 1500
-set = { pop_size = 8, eval_every = 2, eval_episodes = 4 }
+seeds = {len(SEEDS)}
+budget = {BUDGET}
+set = {{ {", ".join(f"{k} = {v}" for k, v in TINY_ES.items() if k != "hidden")} }}
 save_policies = false
 
 [openes.grid]
 lr = [0.05, 0.02]
-hidden = [8, 16]
+hidden = [{TINY_ES["hidden"]}, {2 * TINY_ES["hidden"]}]
 """
 
 
