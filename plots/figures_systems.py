@@ -102,7 +102,8 @@ def call_sizes(eggroll: pd.Series, openes: pd.Series) -> tuple[float, float] | N
 def call_size_notes(differ: dict[tuple[float, float], list[str]]) -> list[str]:
     """One note per pair of call sizes, naming its tasks."""
     return [f"{', '.join(tasks)}: EGGROLL trained {e:g} configuration{'s' if e != 1 else ''} per call, OpenES "
-            f"{o:g}; times are per-configuration shares, and batching may favour the larger call"
+            f"{o:g}; times are per-configuration shares, and batching changes a share (it amortises "
+            f"per-call costs; a batched rollout runs until its longest episode ends)"
             for (e, o), tasks in differ.items()]
 
 

@@ -151,40 +151,39 @@ def test_a_bad_max_group_is_refused_before_anything_runs(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[-1].startswith("4 trials in 4 compiled calls")
 
 
-def test_grouped_and_single_trials_report_comparable_times_and_the_same_speed_up_verdict(tmp_path):
-    """A grouped trial's run_s is its share of the call (call_run_s / call_configs), so it compares
-    with the same trial run alone; the EGGROLL-vs-OpenES verdict the time figure draws is the same
-    whether EGGROLL's configurations trained in one call or one call each.
+def test_a_grouped_trial_records_its_share_of_the_call_and_the_time_figure_compares_shares(tmp_path):
+    """A grouped trial's run_s and compile_s are its share of the call (the call's / call_configs),
+    its throughput is its env steps per second of that share, every results row carries the call's
+    id, size and seconds, and the EGGROLL-vs-OpenES speed-up the time figure draws is the ratio of
+    the two trials' shares, flagged when their calls' sizes differ.
 
-    Band: a grouped trial's share is within 8x of its lone run either way. On this CPU a share
-    measured 2-3x a lone run at width 256 (a batched rollout runs until the longest of all rows'
-    episodes ends; 4.8x once at load 4); the whole call's time, recorded before, was about 10x."""
-    from eggroll_bench.plots.figures_systems import speed_ups
+    Exact bookkeeping only: how a share compares with the same configuration's lone run, and
+    whether the verdict holds either way, are speeds, measured side by side in
+    `eggroll-bench bench grouped` (results/reference/bench-cpu/grouped.csv), not asserted here."""
+    from eggroll_bench.plots.figures_systems import call_sizes, speed_ups
     from eggroll_bench.plots.load import load_results
     from eggroll_bench.plots.tidy import build_tables
     from eggroll_bench.sweeps.store import record_result
 
-    common = {"hidden": 256, "pop_size": 32, "eval_every": 5, "eval_episodes": 4}
-    sigmas = [{**common, "sigma": s} for s in (0.05, 0.1, 0.2, 0.3)]
-    budget, seeds = 30_000, [0]
-    openes = train("openes", "CartPole-v1", seeds, common, budget, progress=False)
-    runs = {"grouped": train_many("eggroll", "CartPole-v1", seeds, sigmas, budget, progress=False),
-            "alone": [train("eggroll", "CartPole-v1", seeds, o, budget, progress=False) for o in sigmas]}
-    tables = {}
-    for label, results in runs.items():
-        for r in [*results, openes]:
-            record_result(tmp_path / label, r)
-        tables[label] = build_tables(load_results(tmp_path / label))
-    grouped, alone = runs["grouped"], runs["alone"]
+    common, grid = CASES["eggroll"]
+    grouped = train_many("eggroll", "CartPole-v1", SEEDS, [{**common, **p} for p in grid], BUDGET, progress=False)
+    openes = train("openes", "CartPole-v1", SEEDS, common, BUDGET, progress=False)
     call = grouped[0].call
-    assert {r.call.call_id for r in grouped} == {call.call_id} and (call.configs, call.rows) == (4, 4)
-    assert all(r.run_s == call.run_s / 4 and r.compile_s == call.compile_s / 4 for r in grouped)
-    for g, a in zip(grouped, alone):
-        assert _returns(g) == _returns(a)
-        assert 0.125 < g.run_s / a.run_s < 8, (g.run_s, a.run_s)
-        assert 0.125 < g.steps_per_s / a.steps_per_s < 8
-    finals = tables["grouped"].rows.query("row_type == 'final' and algo == 'eggroll'")
-    assert set(finals["call_configs"]) == {4} and finals["call_id"].nunique() == 1
-    assert finals["run_s"].to_numpy() * 4 == pytest.approx(finals["call_run_s"].to_numpy())
-    verdicts = {label: speed_ups(t)["CartPole-v1"].ratio for label, t in tables.items()}
-    assert (verdicts["grouped"] > 1) == (verdicts["alone"] > 1), verdicts
+    assert {r.call.call_id for r in grouped} == {call.call_id} != {openes.call.call_id}
+    assert (call.configs, call.rows) == (2, 2 * len(SEEDS)) and (openes.call.configs, openes.call.rows) == (1, 2)
+    assert all(r.run_s == call.run_s / 2 and r.compile_s == call.compile_s / 2 for r in grouped)
+    assert (openes.run_s, openes.compile_s) == (openes.call.run_s, openes.call.compile_s)  # alone: the whole call
+    for r in [*grouped, openes]:
+        assert r.steps_per_s == sum(s.env_steps for s in r.seeds) / r.run_s
+
+    for r in [*grouped, openes]:
+        record_result(tmp_path, r)
+    tables = build_tables(load_results(tmp_path))
+    finals = tables.rows.query("row_type == 'final' and algo == 'eggroll'")
+    assert set(finals["call_configs"]) == {2} and finals["call_id"].nunique() == 1
+    assert finals["run_s"].to_numpy() * 2 == pytest.approx(finals["call_run_s"].to_numpy())
+    trials = tables.trials.set_index("algo")
+    egg = tables.trials[(tables.trials["algo"] == "eggroll") & tables.trials["selected"]].iloc[0]
+    assert egg["run_s"] == pytest.approx(call.run_s / 2)
+    assert speed_ups(tables)["CartPole-v1"].ratio == pytest.approx(openes.run_s / (call.run_s / 2))
+    assert call_sizes(egg, trials.loc["openes"]) == (2.0, 1.0)
