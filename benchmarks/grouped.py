@@ -1,6 +1,7 @@
 """Many configurations in one compile: a hyperparameter grid trained grouped vs one trial at a time.
 
     eggroll-bench bench grouped [--quick] [--configs 16] [--seeds 2] [--steps 40000] [--algos eggroll,openes,ppo]
+                                [--width 16] [--pop 16]
 
 For each algorithm a grid of configurations that differ only in traced hyperparameters (ES: lr x
 sigma; PPO: lr x clip_eps) on one task is trained twice in this process, side by side:
@@ -11,6 +12,13 @@ sigma; PPO: lr x clip_eps) on one task is trained twice in this process, side by
 Both give the same returns (checked here, configuration by configuration); the table reports the
 wall-clock and compile seconds of each and their ratio. One-at-a-time here does not pay the
 process start and imports a sweep's trial process pays, so the ratio is a lower bound.
+
+With both ES methods measured, a second table (`grouped_speed_up.csv`) gives the EGGROLL-vs-OpenES
+speed-up the time figure would draw from each configuration's run seconds (its share of its call:
+the call's / its configurations): both one at a time, both grouped, and grouped EGGROLL against
+OpenES one at a time (the mix a sweep produces when only EGGROLL's grid shares a program). A
+grouped share is not a lone run's time (a batched rollout runs until the longest of its rows'
+episodes ends; batching amortises per-call costs), so this is where the three are compared.
 """
 from __future__ import annotations
 
@@ -31,13 +39,14 @@ BASE = {"es": {"pop_size": 16, "hidden": 16, "eval_every": 5, "eval_episodes": 4
         "ppo": {"num_envs": 8, "num_steps": 64, "hidden": 16, "eval_every": 5, "eval_episodes": 4}}
 
 
-def grid(algo: str, n: int) -> list[dict[str, Any]]:
+def grid(algo: str, n: int, width: int | None = None, pop: int | None = None) -> list[dict[str, Any]]:
     kind = "ppo" if algo == "ppo" else "es"
+    base = {**BASE[kind], **({"hidden": width} if width else {}), **({"pop_size": pop} if pop and kind == "es" else {})}
     points = [dict(zip(GRIDS[kind], values)) for values in itertools.product(*GRIDS[kind].values())]
     if n > len(points):
         shape = "x".join(str(len(v)) for v in GRIDS[kind].values())
         raise BenchError(f"--configs {n}: at most {len(points)} (a {shape} grid)")
-    return [{**BASE[kind], **p} for p in points[:n]]
+    return [{**base, **p} for p in points[:n]]
 
 
 def _returns(result) -> list[list[float]]:
@@ -58,14 +67,24 @@ def measure(algo: str, env: str, configs: list[dict[str, Any]], seeds: list[int]
     grouped_wall = time.perf_counter() - start
     release_compiled()
     same = all(_returns(a) == _returns(g) for a, g in zip(alone, grouped))
-    row = {"algo": algo, "env": env, "configs": len(configs), "seeds": len(seeds), "steps": steps,
-           "same_returns": same}
+    row = {"algo": algo, "env": env, "hidden": configs[0]["hidden"], "pop_size": configs[0].get("pop_size", ""),
+           "configs": len(configs), "seeds": len(seeds), "steps": steps, "same_returns": same}
     return [
         {**row, "variant": "one at a time", "wall_s": alone_wall, "compile_s": sum(r.compile_s for r in alone),
          "run_s": sum(r.run_s for r in alone), "speedup": 1.0},
-        {**row, "variant": "grouped", "wall_s": grouped_wall, "compile_s": grouped[0].compile_s,
-         "run_s": grouped[0].run_s, "speedup": alone_wall / grouped_wall},
+        {**row, "variant": "grouped", "wall_s": grouped_wall, "compile_s": grouped[0].call.compile_s,
+         "run_s": grouped[0].call.run_s, "speedup": alone_wall / grouped_wall},
     ]
+
+
+def speed_ups(rows: list[dict]) -> list[dict]:
+    """OpenES's run seconds per configuration / EGGROLL's, for each pairing of the two variants."""
+    per_config = {(r["algo"], r["variant"]): r["run_s"] / r["configs"] for r in rows}
+    pairs = [("one at a time", "one at a time"), ("grouped", "grouped"), ("grouped", "one at a time")]
+    return [{"eggroll": e, "openes": o, "eggroll_run_s": per_config["eggroll", e],
+             "openes_run_s": per_config["openes", o], "speed_up": per_config["openes", o] / per_config["eggroll", e],
+             "load": common.load()}
+            for e, o in pairs if ("eggroll", e) in per_config and ("openes", o) in per_config]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,11 +96,20 @@ def run(args: argparse.Namespace) -> int:
     for algo in args.algos or ["eggroll", "openes", "ppo"]:
         if algo not in ("eggroll", "openes", "ppo"):
             raise BenchError(f"--algos: unknown algorithm {algo!r}; allowed: eggroll, openes, ppo")
-        rows += measure(algo, args.env, grid(algo, n), seeds, steps)
+        rows += measure(algo, args.env, grid(algo, n, args.width, args.pop), seeds, steps)
         common.print_table(rows[-2:], ["algo", "variant", "configs", "seeds", "wall_s", "compile_s", "run_s",
                                        "speedup", "same_returns"])
     common.write_csv(rows, f"{args.out}/grouped.csv",
-                     append_keys=("algo", "env", "configs", "variant") if args.append else None)
+                     append_keys=("algo", "env", "hidden", "pop_size", "configs", "variant") if args.append else None)
+    if ratios := speed_ups(rows):
+        es = next(r for r in rows if r["algo"] != "ppo")
+        ratios = [{"env": args.env, "hidden": es["hidden"], "pop_size": es["pop_size"], "configs": n,
+                   "seeds": len(seeds), "steps": steps, **r} for r in ratios]
+        common.print_table(ratios, ["eggroll", "openes", "eggroll_run_s", "openes_run_s", "speed_up", "load"],
+                           title="EGGROLL vs OpenES: run seconds per configuration")
+        common.write_csv(ratios, f"{args.out}/grouped_speed_up.csv",
+                         append_keys=("env", "hidden", "pop_size", "configs", "eggroll", "openes")
+                         if args.append else None)
     return 0 if all(r["same_returns"] for r in rows) else 1
 
 

@@ -244,6 +244,9 @@ def _grouped(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=_positive_int, default=2, help="seeds per configuration (default 2)")
     p.add_argument("--steps", type=_positive_int, default=None,
                    help="env-step budget per seed (default 40,000; --quick 2,000)")
+    p.add_argument("--width", type=_positive_int, default=None,
+                   help="hidden width of every algorithm's network (default 16)")
+    p.add_argument("--pop", type=_positive_int, default=None, help="ES population (default 16)")
 
 
 def _vs_evosax(p: argparse.ArgumentParser) -> None:

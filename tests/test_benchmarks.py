@@ -279,3 +279,17 @@ def test_vs_evosax_without_evosax_names_the_extra(tmp_path, capsys, monkeypatch)
     assert vs_evosax.main(["--quick", "--out", str(tmp_path)]) == 2
     assert 'pip install -e ".[bench]"' in capsys.readouterr().err
     assert not list(tmp_path.glob("*.csv"))
+
+
+def test_grouped_speed_ups_compare_run_seconds_per_configuration():
+    from eggroll_bench.benchmarks.grouped import speed_ups
+
+    rows = [{"algo": "eggroll", "variant": "one at a time", "configs": 4, "run_s": 8.0},
+            {"algo": "eggroll", "variant": "grouped", "configs": 4, "run_s": 12.0},
+            {"algo": "openes", "variant": "one at a time", "configs": 4, "run_s": 20.0},
+            {"algo": "openes", "variant": "grouped", "configs": 4, "run_s": 30.0},
+            {"algo": "ppo", "variant": "grouped", "configs": 4, "run_s": 1.0}]
+    got = {(r["eggroll"], r["openes"]): (r["eggroll_run_s"], r["openes_run_s"], r["speed_up"]) for r in speed_ups(rows)}
+    assert got == {("one at a time", "one at a time"): (2.0, 5.0, 2.5), ("grouped", "grouped"): (3.0, 7.5, 2.5),
+                   ("grouped", "one at a time"): (3.0, 5.0, 5 / 3)}
+    assert speed_ups(rows[:2] + rows[4:]) == []  # no OpenES measured: no speed-up
