@@ -3,8 +3,9 @@
 - `run_episodes` steps with `Env.step_no_reset` and may skip the observation moments: its returns,
   lengths and moments must equal those of the loop as it was (auto-resetting `Env.step`, moments
   always accumulated), bit for bit.
-- Whole trainings at fixed seeds return the evaluation points recorded (CPU only: other backends
-  round differently).
+- Whole trainings at fixed seeds return the evaluation points recorded: the same env steps, and
+  returns to 1e-5 relative (bit-exact on the recording CPU; CPU backend only: others round
+  differently).
 Speed is measured in benchmarks (`eggroll-bench bench ceiling`), never here.
 """
 from __future__ import annotations
@@ -162,5 +163,10 @@ def test_training_returns_unchanged(case):
 
     algo, env, overrides, budget = GOLDEN[case]["args"]
     result = train(algo, env, [0, 1], overrides, budget, progress=False)
-    got = [[(p.env_steps, float(p.return_mean).hex()) for p in s.evals] for s in result.seeds]
-    assert got == GOLDEN[case]["evals"]
+    got = [[(p.env_steps, float(p.return_mean)) for p in s.evals] for s in result.seeds]
+    want = [[(steps, float.fromhex(value)) for steps, value in seed] for seed in GOLDEN[case]["evals"]]
+    assert [[steps for steps, _ in seed] for seed in got] == [[steps for steps, _ in seed] for seed in want]
+    # Bit-exact on the CPU that recorded them (CI's Intel Xeon); another x86 CPU may round a float
+    # reduction differently (an AMD EPYC moved Pendulum's returns in the 7th significant digit). A
+    # changed program (a random stream, an update rule) moves them by far more than 1e-5.
+    assert [[r for _, r in seed] for seed in got] == [[pytest.approx(r, rel=1e-5) for _, r in seed] for seed in want]
