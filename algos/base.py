@@ -12,6 +12,10 @@ seed), so both must be pure JAX functions of their arguments. `metrics["env_step
 the update consumed (every member's / environment's, summed), which is how budgets are counted
 for every algorithm alike; an update is never cheaper than `min_steps_per_update` env steps.
 
+Optional: `update(state, key, live=...)`: the runner then passes `live`, a traced bool that is
+False when the row's update will be discarded (vmapped, the loop runs the body for rows that are
+done); an update whose cost is data-dependent (ES episodes run until they end) can skip its work.
+
 Optional: `parallel_axis -> (field, size, multiple_of)` names what a trial on several devices
 splits over them (ES: "pop_size", PPO: "num_envs"; see `algos.sharding`). The runner refuses a
 size it cannot split evenly; an algorithm without it runs whole on every device.

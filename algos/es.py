@@ -118,7 +118,8 @@ class EvolutionStrategy:
         per_episode = jax.random.split(key, c.episodes_per_member)
         return jnp.tile(per_episode, (c.pop_size,) + (1,) * (per_episode.ndim - 1))
 
-    def update(self, state: ESState, key: jax.Array) -> tuple[ESState, dict]:
+    def update(self, state: ESState, key: jax.Array, live: jax.Array | bool = True) -> tuple[ESState, dict]:
+        """One generation. `live=False`: the runner will discard it, so its episodes end at once."""
         c = self.config
         sigma = self.sigma(state.generation)
         noise = sharding.split_tree(self.noise.sample(state.noise_key, state.generation, state.params))
@@ -126,7 +127,8 @@ class EvolutionStrategy:
         # Observation moments only when they are used (normalize_obs is static): otherwise their
         # per-step sums over the batch are pure overhead, and obs_norm, never applied, stays put.
         episodes = run_episodes(self.env, self.population_act(state, noise, sigma), key, self.batch,
-                                self.start_keys(start_key), place=sharding.split_tree, moments=c.normalize_obs)
+                                self.start_keys(start_key), place=sharding.split_tree, moments=c.normalize_obs,
+                                live=live)
         fitness = episodes.returns.reshape(c.pop_size, c.episodes_per_member).mean(-1)
         shaped = shape_fitness(fitness, c.fitness_shaping)
         # The gradient takes the rollout's draw. Drawing it a second time from the same keys gave

@@ -34,11 +34,16 @@ class Episodes(struct.PyTreeNode):
 
 
 def run_episodes(env: Env, act: ActFn, key: jax.Array, batch: int, reset_keys: jax.Array | None = None,
-                 place: Callable[[Any], Any] | None = None, moments: bool = True) -> Episodes:
+                 place: Callable[[Any], Any] | None = None, moments: bool = True,
+                 live: jax.Array | bool = True) -> Episodes:
     """`reset_keys` (batch, key): the start of each episode; by default each draws its own.
     `place` lays out the batch's first observations and states (e.g. `sharding.split_tree`).
     `moments=False` skips accumulating the observation moments (every step's sums over the batch)
-    when nobody normalises with them; `Episodes.moments` is then all zeros (merging it is a no-op)."""
+    when nobody normalises with them; `Episodes.moments` is then all zeros (merging it is a no-op).
+    `live=False` (a traced bool): nobody will use these episodes, so none takes a step (their
+    returns and lengths are zero). Vmapped, the loop runs while any row has a live episode; a row whose result is
+    discarded (a grouped trial that has spent its budget) then stops holding the others' loop
+    until its own episodes end."""
     spec = env.spec
     key, reset_key = jax.random.split(key)
     if reset_keys is None:
@@ -51,7 +56,8 @@ def run_episodes(env: Env, act: ActFn, key: jax.Array, batch: int, reset_keys: j
 
     def cond(carry):
         t, _, _, _, alive, _, _, _ = carry
-        return jnp.logical_and(t < spec.max_steps, alive.any())
+        # `live` gates the loop only, never the body: the body's arithmetic stays what it is without it
+        return jnp.logical_and(jnp.logical_and(t < spec.max_steps, alive.any()), live)
 
     def body(carry):
         t, obs, state, key, alive, returns, lengths, moments = carry

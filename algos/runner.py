@@ -28,6 +28,7 @@ throughput is env steps / run_s.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import platform
 import time
@@ -169,6 +170,10 @@ def _make_functions(algo: str, env_name: str, static_config: BaseConfig, budget:
         budget instead of computing ES generations past it only to mask them. Returns the updates
         done, whose maximum over rows is the number the call computed."""
         algorithm = algorithm_for(values)
+        # Vmapped, the loop's body runs for every row while any is active, and an inactive row's
+        # update is discarded: told so (`live`), an ES row skips its episodes, which would
+        # otherwise hold the batched rollout for as long as its own policy's episodes last.
+        tell_live = "live" in inspect.signature(algorithm.update).parameters
 
         def active(carry) -> jax.Array:
             done, rs = carry
@@ -178,7 +183,10 @@ def _make_functions(algo: str, env_name: str, static_config: BaseConfig, budget:
         def one_update(carry):
             done, rs = carry
             key, update_key = jax.random.split(rs.key)
-            new_state, metrics = algorithm.update(rs.algo_state, update_key)
+            if tell_live:
+                new_state, metrics = algorithm.update(rs.algo_state, update_key, live=active(carry))
+            else:
+                new_state, metrics = algorithm.update(rs.algo_state, update_key)
             steps = metrics["env_steps"].astype(jnp.int32)
             return done + 1, RunnerState(new_state, key, rs.eval_key, rs.env_steps + steps, rs.updates + 1)
 

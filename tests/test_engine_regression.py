@@ -79,6 +79,19 @@ def test_run_episodes_equals_auto_reset_loop(name):
     assert all(not np.any(leaf) for leaf in jax.tree.leaves(without.moments))
 
 
+def test_a_row_that_is_not_live_takes_no_step_and_leaves_the_live_rows_as_they_were():
+    """`live=False` (a grouped row past its budget, whose update the runner discards): its episodes
+    take no step, so vmapped they do not hold the loop; a live row is unchanged by it."""
+    env, batch = make("CartPole-v1"), 8
+    act = random_act(env.spec)
+    keys = jax.random.split(jax.random.PRNGKey(5), 2)
+    alone = jax.jit(lambda k: run_episodes(env, act, k, batch))(keys[0])
+    rows = jax.jit(jax.vmap(lambda k, live: run_episodes(env, act, k, batch, live=live)))(keys, jnp.asarray([True, False]))
+    np.testing.assert_array_equal(rows.returns[0], alone.returns)
+    np.testing.assert_array_equal(rows.lengths[0], alone.lengths)
+    assert alone.lengths.min() > 0 and not np.any(rows.lengths[1]) and not np.any(rows.returns[1])
+
+
 def test_step_no_reset_equals_step_until_done():
     env = make("CartPole-v1")
     obs, state = env.reset(jax.random.PRNGKey(0))
