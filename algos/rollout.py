@@ -41,9 +41,9 @@ def run_episodes(env: Env, act: ActFn, key: jax.Array, batch: int, reset_keys: j
     `moments=False` skips accumulating the observation moments (every step's sums over the batch)
     when nobody normalises with them; `Episodes.moments` is then all zeros (merging it is a no-op).
     `live=False` (a traced bool): nobody will use these episodes, so none takes a step (their
-    returns and lengths are zero). Vmapped, the loop runs while any row has a live episode; a row whose result is
-    discarded (a grouped trial that has spent its budget) then stops holding the others' loop
-    until its own episodes end."""
+    returns and lengths are zero). Vmapped, the loop runs while any row has a live episode, so a
+    row whose result is discarded (a grouped trial that has spent its budget) no longer holds the
+    others' loop until its own episodes end."""
     spec = env.spec
     key, reset_key = jax.random.split(key)
     if reset_keys is None:

@@ -183,10 +183,8 @@ def _make_functions(algo: str, env_name: str, static_config: BaseConfig, budget:
         def one_update(carry):
             done, rs = carry
             key, update_key = jax.random.split(rs.key)
-            if tell_live:
-                new_state, metrics = algorithm.update(rs.algo_state, update_key, live=active(carry))
-            else:
-                new_state, metrics = algorithm.update(rs.algo_state, update_key)
+            told = {"live": active(carry)} if tell_live else {}
+            new_state, metrics = algorithm.update(rs.algo_state, update_key, **told)
             steps = metrics["env_steps"].astype(jnp.int32)
             return done + 1, RunnerState(new_state, key, rs.eval_key, rs.env_steps + steps, rs.updates + 1)
 

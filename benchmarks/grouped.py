@@ -41,7 +41,11 @@ BASE = {"es": {"pop_size": 16, "hidden": 16, "eval_every": 5, "eval_episodes": 4
 
 def grid(algo: str, n: int, width: int | None = None, pop: int | None = None) -> list[dict[str, Any]]:
     kind = "ppo" if algo == "ppo" else "es"
-    base = {**BASE[kind], **({"hidden": width} if width else {}), **({"pop_size": pop} if pop and kind == "es" else {})}
+    base = dict(BASE[kind])
+    if width:
+        base["hidden"] = width
+    if pop and kind == "es":
+        base["pop_size"] = pop
     points = [dict(zip(GRIDS[kind], values)) for values in itertools.product(*GRIDS[kind].values())]
     if n > len(points):
         shape = "x".join(str(len(v)) for v in GRIDS[kind].values())

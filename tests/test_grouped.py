@@ -170,7 +170,7 @@ def test_a_grouped_trial_records_its_share_of_the_call_and_the_time_figure_compa
     openes = train("openes", "CartPole-v1", SEEDS, common, BUDGET, progress=False)
     call = grouped[0].call
     assert {r.call.call_id for r in grouped} == {call.call_id} != {openes.call.call_id}
-    assert (call.configs, call.rows) == (2, 2 * len(SEEDS)) and (openes.call.configs, openes.call.rows) == (1, 2)
+    assert (call.configs, call.rows) == (2, 2 * len(SEEDS)) and (openes.call.configs, openes.call.rows) == (1, len(SEEDS))
     assert all(r.run_s == call.run_s / 2 and r.compile_s == call.compile_s / 2 for r in grouped)
     assert (openes.run_s, openes.compile_s) == (openes.call.run_s, openes.call.compile_s)  # alone: the whole call
     for r in [*grouped, openes]:
