@@ -27,6 +27,9 @@ def run_all(args: argparse.Namespace) -> int:
             module, extra = options.NEEDS[name]
             print(f"skipped: needs {module}, an optional extra (pip install -e \".[{extra}]\")", flush=True)
             continue
+        if name in options.NEEDS_OPTION:
+            print(f"skipped: needs {options.NEEDS_OPTION[name]}; run it as `eggroll-bench bench {name}`", flush=True)
+            continue
         status = max(status, run_one(name, options.parser(name).parse_args(shared)))
     return status
 

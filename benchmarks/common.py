@@ -13,6 +13,7 @@ import csv
 import math
 import os
 import statistics
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -263,6 +264,18 @@ def cpu_model() -> str:
     import platform
 
     return platform.processor() or platform.machine()
+
+
+def in_fresh_process(module: str, call: str) -> float:
+    """The number `module.call` returns, computed in a fresh Python process: compile seconds are
+    measured there, as a CLI trial compiles (one trial, one process), because XLA:CPU reuses the
+    kernels of programs compiled earlier in a process (a second one compiled up to 2x faster)."""
+    code = f"import {module} as m; print('value', m.{call})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("value ")]
+    if done.returncode or not lines:
+        raise RuntimeError(f"{call} failed: {(done.stderr.strip().splitlines() or [''])[-1]}")
+    return float(lines[-1].split()[1])
 
 
 def run_main(name: str, run: Callable[[Any], int], argv: list[str] | None) -> int:

@@ -14,9 +14,12 @@ from typing import Callable
 from eggroll_bench.algos.config import ACTIVATIONS
 
 DEFAULT_OUT = "results/bench"
-NAMES = ("generation", "update", "memory", "compile", "ppo", "ceiling", "paper-throughput", "grouped", "vs-evosax")
+NAMES = ("generation", "update", "memory", "compile", "ppo", "ceiling", "paper-throughput", "grouped", "vs-evosax",
+         "vs-purejaxrl")
 # benchmarks that need an optional extra: (module they import, the extra that installs it)
-NEEDS = {"vs-evosax": ("evosax", "bench")}
+NEEDS = {"vs-evosax": ("evosax", "bench"), "vs-purejaxrl": ("distrax", "bench")}
+# benchmarks that need something `bench all` cannot pass them: the option that names it
+NEEDS_OPTION = {"vs-purejaxrl": "--purejaxrl DIR (a checkout of luchris429/purejaxrl)"}
 
 DESCRIPTIONS = {
     "generation": "env steps/s of population rollouts and full generations: inference vs EGGROLL vs OpenES",
@@ -29,6 +32,8 @@ DESCRIPTIONS = {
     "grouped": "a grid of configurations trained in one compile (train_group) vs one trial at a time",
     "vs-evosax": "our OpenES (one generation, and through the runner as the CLI trains) vs evosax 0.3.2's Open_ES "
                  "on the same work: generations/s and compile seconds",
+    "vs-purejaxrl": "our PPO (through the runner as the CLI trains) vs PureJaxRL's ppo.py on CartPole-v1 at the "
+                    "validate row's configuration: env steps/s and compile seconds",
 }
 
 
@@ -273,9 +278,22 @@ def _vs_evosax(p: argparse.ArgumentParser) -> None:
     _max_gb(p)
 
 
+def _vs_purejaxrl(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--purejaxrl", required=True, metavar="DIR",
+                   help="a checkout of luchris429/purejaxrl (commit 31756b1 measured): its purejaxrl/ppo.py is run")
+    p.add_argument("--num-envs", type=_positive_ints, default=None, metavar="N,N",
+                   help="parallel environments, one row each (default 4,16; --quick 4)")
+    p.add_argument("--seeds", type=_positive_int, default=2, help="seeds vmapped in one call (default 2)")
+    p.add_argument("--steps", type=_positive_int, default=None,
+                   help="env steps per seed (default 500,000, the reference's budget; --quick 10,000)")
+    p.add_argument("--compile-repeats", type=_positive_int, default=1,
+                   help="compiles per contender and row, each in a fresh process, alternated, median (default 1)")
+
+
 EXTRA: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "generation": _generation, "update": _update, "memory": _memory, "compile": _compile, "ppo": _ppo,
     "ceiling": _ceiling, "paper-throughput": _paper_throughput, "grouped": _grouped, "vs-evosax": _vs_evosax,
+    "vs-purejaxrl": _vs_purejaxrl,
 }
 
 

@@ -32,9 +32,7 @@ evosax is an optional extra (`pip install -e ".[bench]"`), imported only here.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -161,12 +159,7 @@ def compile_seconds(kind: str, contender: str, pop: int, hidden: int, depth: int
 def fresh_compile_s(kind: str, contender: str, pop: int, hidden: int, depth: int, horizon: int | None,
                     budget: int) -> float:
     spec = (kind, contender, pop, hidden, depth, horizon, budget)
-    code = f"from eggroll_bench.benchmarks import vs_evosax as v; print('compile_s', v.compile_seconds(*{spec!r}))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("compile_s ")]
-    if done.returncode or not lines:
-        raise RuntimeError(f"compile of {contender} failed: {(done.stderr.strip().splitlines() or [''])[-1]}")
-    return float(lines[-1].split()[1])
+    return common.in_fresh_process("eggroll_bench.benchmarks.vs_evosax", f"compile_seconds(*{spec!r})")
 
 
 def fresh_compiles(kind: str, names: list[str], pop: int, hidden: int, args: argparse.Namespace, horizon: int | None,

@@ -293,3 +293,100 @@ def test_grouped_speed_ups_compare_run_seconds_per_configuration():
     assert got == {("one at a time", "one at a time"): (2.0, 5.0, 2.5), ("grouped", "grouped"): (3.0, 7.5, 2.5),
                    ("grouped", "one at a time"): (3.0, 5.0, 5 / 3)}
     assert speed_ups(rows[:2] + rows[4:]) == []  # no OpenES measured: no speed-up
+
+
+def test_vs_purejaxrl_without_a_checkout_says_how_to_get_one(tmp_path, capsys):
+    from eggroll_bench.benchmarks import vs_purejaxrl
+
+    (tmp_path / "clone" / "purejaxrl").mkdir(parents=True)
+    (tmp_path / "clone" / "purejaxrl" / "ppo.py").write_text("")  # wrappers.py missing
+    for where in (tmp_path / "nowhere", tmp_path / "clone"):
+        assert vs_purejaxrl.main(["--quick", "--purejaxrl", str(where), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert f"--purejaxrl {where}" in err and "git clone https://github.com/luchris429/purejaxrl" in err
+    assert "purejaxrl/wrappers.py" in err and "purejaxrl/ppo.py" not in err.split("there;")[0]
+    assert not list((tmp_path / "out").glob("*.csv"))
+
+
+def test_vs_purejaxrl_without_distrax_names_the_extra(tmp_path, capsys, monkeypatch):
+    import sys
+    from eggroll_bench.benchmarks import vs_purejaxrl
+
+    (tmp_path / "purejaxrl").mkdir()
+    for name in ("ppo.py", "wrappers.py"):
+        (tmp_path / "purejaxrl" / name).write_text("")
+    monkeypatch.setitem(sys.modules, "distrax", None)  # what an install without the extra sees
+    assert vs_purejaxrl.main(["--quick", "--purejaxrl", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert 'pip install -e ".[bench]"' in capsys.readouterr().err
+
+
+def test_vs_purejaxrl_hands_their_wrappers_the_older_gymnax_step():
+    """gymnax >= 1.0 returns (obs, state, reward, terminated, truncated, info); PureJaxRL's wrappers
+    unpack (obs, state, reward, done, info) with done = the episode ended either way."""
+    import gymnax
+    from eggroll_bench.benchmarks.vs_purejaxrl import OldGymnaxStep
+
+    env, params = gymnax.make("CartPole-v1")
+    old = OldGymnaxStep(env)
+    assert old.num_actions == env.num_actions and old.action_space(params).n == 2
+    _, state = old.reset(jax.random.PRNGKey(0), params)
+    state = state.replace(time=params.max_steps_in_episode - 1)  # the next step truncates
+    for action in (0, 1):
+        key = jax.random.PRNGKey(action)
+        new = env.step(key, state, action, params)
+        got = old.step(key, state, action, params)
+        assert len(new) == 6 and len(got) == 5
+        assert bool(got[3]) == bool(new[3] | new[4]) and bool(new[4])  # truncated counts as done
+        np.testing.assert_array_equal(got[0], new[0])
+        assert float(got[2]) == float(new[2])
+
+
+def test_vs_purejaxrl_expresses_the_validate_row_in_both_configurations():
+    """Theirs: the row's PureJaxRL settings at the row's environments; ours: the row's hyperparameters,
+    resolvable by the runner, with the CLI's evaluation defaults (no eval_ override)."""
+    from eggroll_bench.algos import runner
+    from eggroll_bench.benchmarks.vs_purejaxrl import configurations
+
+    task, theirs, ours = configurations(16, 100_000)
+    assert task == "CartPole-v1"
+    assert (theirs["NUM_ENVS"], theirs["NUM_STEPS"], theirs["TOTAL_TIMESTEPS"], theirs["LR"]) == (16, 128, 100_000, 2.5e-4)
+    assert theirs["ENV_NAME"] == task and theirs["DEBUG"] is False and "network" not in theirs
+    assert ours["num_envs"] == 16 and not any(k.startswith("eval_") for k in ours)
+    config = runner.resolve_group("ppo", task, [ours], 100_000)[0][0]
+    assert (config.num_steps, config.lr, config.hidden, config.depth) == (128, 2.5e-4, 64, 2)
+
+
+def test_bench_all_skips_vs_purejaxrl_naming_what_it_needs(tmp_path, capsys, monkeypatch):
+    import argparse
+    import importlib.util
+    from eggroll_bench.benchmarks import commands, options
+
+    monkeypatch.setattr(options, "NAMES", ("vs-purejaxrl",))
+    args = argparse.Namespace(out=str(tmp_path), quick=True, append=False, repeats=None)
+    assert commands.run_all(args) == 0
+    printed = capsys.readouterr().out
+    needs = "--purejaxrl DIR" if importlib.util.find_spec("distrax") else 'pip install -e ".[bench]"'
+    assert "=== bench vs-purejaxrl ===" in printed and "skipped: needs" in printed and needs in printed
+    assert not list(tmp_path.iterdir())
+
+
+def test_vs_purejaxrl_runs_theirs_and_ours_on_the_same_budget(tmp_path):
+    """With a PureJaxRL checkout named in $EGGROLL_BENCH_PUREJAXRL (and distrax): every contender's
+    row is written, each trained the budget, and PureJaxRL is the ratios' unit."""
+    import os
+    from eggroll_bench.benchmarks import vs_purejaxrl
+
+    where = os.environ.get("EGGROLL_BENCH_PUREJAXRL")
+    if not where:
+        pytest.skip(f"needs a PureJaxRL checkout in $EGGROLL_BENCH_PUREJAXRL ({vs_purejaxrl.CLONE})")
+    pytest.importorskip("distrax", reason="optional benchmark extra: pip install -e '.[bench]'")
+    assert vs_purejaxrl.main(["--quick", "--purejaxrl", where, "--out", str(tmp_path)]) == 0
+    columns, rows = read(tmp_path / "vs_purejaxrl.csv")
+    assert columns == vs_purejaxrl.COLUMNS and [r["contender"] for r in rows] == list(vs_purejaxrl.CONTENDERS)
+    assert all(r["status"] == "ok" for r in rows)
+    assert positive_finite(rows, "steps_per_s") and positive_finite(rows, "compile_s")
+    budget = vs_purejaxrl.QUICK_STEPS
+    # theirs: whole updates of 4 x 128 steps within the budget; ours: updates until the budget is spent
+    assert all(budget - 512 < int(r["env_steps"]) < budget + 512 for r in rows)
+    assert [float(r["x_purejaxrl"]) for r in rows][0] == 1.0
+    assert [int(r["evaluations"]) for r in rows][0] == 0 and int(rows[2]["evaluations"]) == 2
