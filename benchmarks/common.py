@@ -18,12 +18,14 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import jax
 
 from eggroll_bench.benchmarks import options
+from eggroll_bench.provenance import code_version
 
 
 def backend() -> str:
@@ -210,9 +212,20 @@ def print_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], title
         print("  ".join(v.rjust(w) for v, w in zip(row, widths)))
 
 
+# Every row says where, when and with what it was measured: an appended CSV mixes runs of several
+# sessions and machines (rows kept from before these columns existed have them empty).
+PROVENANCE_COLUMNS = ("machine", "jax", "code_version", "measured")
+
+
+def provenance_stamp() -> dict[str, str]:
+    return {"machine": machine(), "jax": jax.__version__, "code_version": code_version(),
+            "measured": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")}
+
+
 def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path, columns: Sequence[str] | None = None,
               append_keys: Sequence[str] | None = None) -> Path:
-    """Write rows atomically (a half-written CSV never replaces a good one).
+    """Write rows atomically (a half-written CSV never replaces a good one), each stamped with
+    `PROVENANCE_COLUMNS` (this machine, jax, the code's version, the UTC time of writing).
 
     With `append_keys`, rows already in the file are kept unless a new row has the same values
     of those columns: a grid can be measured in several runs (e.g. one per task) into one CSV.
@@ -220,6 +233,9 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path, columns: Sequ
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     columns = list(columns or (rows[0].keys() if rows else []))
+    columns += [c for c in PROVENANCE_COLUMNS if c not in columns]
+    stamp = provenance_stamp()
+    rows = [{**stamp, **r} for r in rows]
     if append_keys and path.is_file():
         def key(r):
             return tuple(str(r.get(k, "")) for k in append_keys)

@@ -13,12 +13,13 @@ import jax
 import numpy as np
 import pytest
 
-from eggroll_bench.benchmarks import ceiling
+from eggroll_bench.benchmarks import ceiling, common
 from eggroll_bench.benchmarks import compile as compile_bench
 from eggroll_bench.benchmarks import generation, memory, paper_throughput, ppo, update, workloads
 from eggroll_bench.cli import build_parser
 
 TINY_NET = ["--widths", "8", "--pops", "4", "--repeats", "1"]
+STAMP = list(common.PROVENANCE_COLUMNS)  # every CSV row says where, when and with what
 
 
 def read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -80,7 +81,7 @@ def test_generation_writes_throughputs_and_the_inference_ceiling(tmp_path):
                        "--inference-csv", str(ceiling)]
     assert generation.main(argv + ["--out", str(tmp_path)]) == 0
     columns, rows = read(tmp_path / "generation.csv")
-    assert columns == generation.COLUMNS
+    assert columns == generation.COLUMNS + STAMP
     assert {r["variant"] for r in rows} == {"inference", "eggroll-r2"}
     assert {r["kind"] for r in rows} == {"inference", "rollout"}  # "generation": see the step-count test
     assert all(r["status"] == "ok" for r in rows)
@@ -89,9 +90,10 @@ def test_generation_writes_throughputs_and_the_inference_ceiling(tmp_path):
     assert [float(r["x_inference"]) for r in rows if r["variant"] == "inference"] == [1.0]
 
     columns, ceiling_rows = read(ceiling)
-    assert columns == ["hidden", "pop_size", "steps_per_s"]  # what plots/ reads
+    assert columns == ["hidden", "pop_size", "steps_per_s"] + STAMP  # plots/ reads the first three
     inference = next(r for r in rows if r["variant"] == "inference")
-    assert ceiling_rows == [{"hidden": "8", "pop_size": "4", "steps_per_s": inference["steps_per_s"]}]
+    assert [{k: r[k] for k in ("hidden", "pop_size", "steps_per_s")} for r in ceiling_rows] == \
+        [{"hidden": "8", "pop_size": "4", "steps_per_s": inference["steps_per_s"]}]
 
     from eggroll_bench.plots.figures_systems import load_inference
 
@@ -111,7 +113,7 @@ def test_each_script_writes_its_csv_with_positive_numbers(script, argv, measured
     assert script.main(argv + ["--out", str(tmp_path)]) == 0
     name = script.__name__.rsplit(".", 1)[1]
     columns, rows = read(tmp_path / f"{name}.csv")
-    assert columns == script.COLUMNS
+    assert columns == script.COLUMNS + STAMP
     assert rows and all(r["status"] == "ok" for r in rows)
     for column in measured:
         assert positive_finite(rows, column), column
@@ -130,7 +132,7 @@ def test_ppo_times_each_reset_pool_and_refuses_one_larger_than_the_batch(tmp_pat
 def test_memory_writes_compiled_sizes(tmp_path):
     assert memory.main(TINY_NET + ["--horizon", "2", "--out", str(tmp_path)]) == 0
     columns, rows = read(tmp_path / "memory.csv")
-    assert columns == memory.COLUMNS and {r["algo"] for r in rows} == {"eggroll", "openes"}
+    assert columns == memory.COLUMNS + STAMP and {r["algo"] for r in rows} == {"eggroll", "openes"}
     assert all(r["status"] == "ok" for r in rows)
     for column in ("temp_mb", "peak_mb", "noise_mb"):
         assert positive_finite(rows, column), column
@@ -182,7 +184,7 @@ def test_ceiling_compares_our_loops_with_the_bare_one(variants, tmp_path):
     """Quick mode (CartPole-v1, 8 members x width 8, T = 8), split so each test compiles few programs."""
     assert ceiling.main(["--quick", "--repeats", "1", "--variants", variants, "--out", str(tmp_path)]) == 0
     columns, rows = read(tmp_path / "ceiling.csv")
-    assert columns == ceiling.COLUMNS
+    assert columns == ceiling.COLUMNS + STAMP
     assert all(r["status"] == "ok" for r in rows), [r["status"] for r in rows]
     wanted = set(variants.split(","))
     assert {r["variant"] for r in rows} == wanted | {"bare"}
@@ -215,7 +217,7 @@ def test_paper_throughput_writes_fractions_and_the_figure(tmp_path):
     assert build_parser().parse_args(["bench", "paper-throughput"] + argv).bench == "paper-throughput"
     assert paper_throughput.main(argv) == 0
     columns, rows = read(tmp_path / "paper_throughput.csv")
-    assert columns == paper_throughput.COLUMNS
+    assert columns == paper_throughput.COLUMNS + STAMP
     assert [r["variant"] for r in rows] == list(paper_throughput.VARIANTS)
     assert all(r["status"] == "ok" for r in rows) and {r["dtype"] for r in rows} == {"float32"}
     for column in ("tokens_per_s", "fraction", "compile_s"):
@@ -255,7 +257,7 @@ def test_vs_evosax_runs_both_on_the_same_work(tmp_path):
             "--trial-steps", "300", "--trial-repeats", "1", "--compile-here", "--out", str(tmp_path)]
     assert vs_evosax.main(argv) == 0
     columns, rows = read(tmp_path / "vs_evosax.csv")
-    assert columns == vs_evosax.COLUMNS
+    assert columns == vs_evosax.COLUMNS + STAMP
     assert {(r["kind"], r["contender"]) for r in rows} == \
         {(kind, name) for kind, names in vs_evosax.CONTENDERS.items() for name in names}
     assert all(r["status"] == "ok" for r in rows)
@@ -382,7 +384,7 @@ def test_vs_purejaxrl_runs_theirs_and_ours_on_the_same_budget(tmp_path):
     pytest.importorskip("distrax", reason="optional benchmark extra: pip install -e '.[bench]'")
     assert vs_purejaxrl.main(["--quick", "--purejaxrl", where, "--out", str(tmp_path)]) == 0
     columns, rows = read(tmp_path / "vs_purejaxrl.csv")
-    assert columns == vs_purejaxrl.COLUMNS and [r["contender"] for r in rows] == list(vs_purejaxrl.CONTENDERS)
+    assert columns == vs_purejaxrl.COLUMNS + STAMP and [r["contender"] for r in rows] == list(vs_purejaxrl.CONTENDERS)
     assert all(r["status"] == "ok" for r in rows)
     assert positive_finite(rows, "steps_per_s") and positive_finite(rows, "compile_s")
     budget = vs_purejaxrl.QUICK_STEPS
@@ -390,3 +392,21 @@ def test_vs_purejaxrl_runs_theirs_and_ours_on_the_same_budget(tmp_path):
     assert all(budget - 512 < int(r["env_steps"]) < budget + 512 for r in rows)
     assert [float(r["x_purejaxrl"]) for r in rows][0] == 1.0
     assert [int(r["evaluations"]) for r in rows][0] == 0 and int(rows[2]["evaluations"]) == 2
+
+
+def test_csv_rows_say_where_when_and_with_what_they_were_measured(tmp_path):
+    """New rows carry the machine, jax, the code's version and the time; with --append, rows kept
+    from an older run keep theirs (empty where that run predates the columns)."""
+    from eggroll_bench.provenance import code_version
+
+    path = tmp_path / "t.csv"
+    path.write_text("name,value\nold,1\nredo,2\n")  # written before the provenance columns existed
+    common.write_csv([{"name": "redo", "value": 3}, {"name": "new", "value": 4}], path, ["name", "value"], ["name"])
+    columns, rows = read(path)
+    assert columns == ["name", "value"] + STAMP
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["old"]["value"] == "1" and all(by_name["old"][c] == "" for c in STAMP)
+    for name, value in (("redo", "3"), ("new", "4")):
+        row = by_name[name]
+        assert row["value"] == value and row["machine"] == common.machine() and row["jax"] == jax.__version__
+        assert row["code_version"] == code_version() and row["measured"].endswith("Z")
