@@ -254,6 +254,11 @@ def _grouped(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pop", type=_positive_int, default=None, help="ES population (default 16)")
 
 
+def _compile_repeats(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--compile-repeats", type=_positive_int, default=1,
+                   help="compiles per contender and row, each in a fresh process, alternated, median (default 1)")
+
+
 def _vs_evosax(p: argparse.ArgumentParser) -> None:
     p.add_argument("--widths", type=_positive_ints, default=None, metavar="W,W",
                    help="hidden widths of the generation rows (default 64,256,1024; --quick 16)")
@@ -262,8 +267,7 @@ def _vs_evosax(p: argparse.ArgumentParser) -> None:
     p.add_argument("--depth", type=_positive_int, default=2, help="hidden layers (default 2)")
     p.add_argument("--horizon", type=_positive_int, default=None,
                    help="steps per member of a generation row (default 64; --quick 8)")
-    p.add_argument("--compile-repeats", type=_positive_int, default=1,
-                   help="compiles per contender and row, each in a fresh process, alternated, median (default 1)")
+    _compile_repeats(p)
     p.add_argument("--compile-here", action="store_true",
                    help="compile in this process (fast, for tests; XLA reuses kernels between programs, so the "
                         "compile seconds of later contenders come out low)")
@@ -286,8 +290,7 @@ def _vs_purejaxrl(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=_positive_int, default=2, help="seeds vmapped in one call (default 2)")
     p.add_argument("--steps", type=_positive_int, default=None,
                    help="env steps per seed (default 500,000, the reference's budget; --quick 10,000)")
-    p.add_argument("--compile-repeats", type=_positive_int, default=1,
-                   help="compiles per contender and row, each in a fresh process, alternated, median (default 1)")
+    _compile_repeats(p)
 
 
 EXTRA: dict[str, Callable[[argparse.ArgumentParser], None]] = {
