@@ -185,7 +185,11 @@ def measure(folder: Path, num_envs: int, args: argparse.Namespace) -> list[dict[
     base = {"env": task, "num_envs": num_envs, "num_steps": theirs["NUM_STEPS"], "seeds": args.seeds,
             "budget": args.steps, "status": "ok"}
     rows = {name: {**base, "contender": name} for name in CONTENDERS}
-    compiled, _ = compile_purejaxrl(folder, num_envs, args.seeds, args.steps)
+    compiled = None
+    try:  # their file at another commit may not build here: said in its row, ours still measured
+        compiled, _ = compile_purejaxrl(folder, num_envs, args.seeds, args.steps)
+    except Exception as err:  # noqa: BLE001 - reported in the row
+        rows["purejaxrl"]["status"] = common.short_error(err)
     runs = {"purejaxrl": lambda: run_purejaxrl(compiled, num_envs, args.seeds, args.steps),
             "ours-cli": lambda: run_ours("ours-cli", num_envs, args.seeds, args.steps),
             "ours-eval-end": lambda: run_ours("ours-eval-end", num_envs, args.seeds, args.steps)}
@@ -203,7 +207,10 @@ def measure(folder: Path, num_envs: int, args: argparse.Namespace) -> list[dict[
     for _ in range(args.compile_repeats):
         for name in CONTENDERS:
             if rows[name]["status"] == "ok":
-                compiles[name].append(fresh_compile_s(name, str(folder), num_envs, args.seeds, args.steps))
+                try:
+                    compiles[name].append(fresh_compile_s(name, str(folder), num_envs, args.seeds, args.steps))
+                except Exception as err:  # noqa: BLE001 - reported in the row
+                    rows[name]["status"] = common.short_error(err)
     for name, got in samples.items():
         if not got:
             continue
