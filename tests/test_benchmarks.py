@@ -239,7 +239,7 @@ def test_gpu_check_script_parses_and_refuses_to_run_without_a_gpu(tmp_path):
     bad = subprocess.run(["bash", str(GPU_CHECK), "--bogus"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown option '--bogus'" in bad.stderr
     if jax.default_backend() == "gpu":
-        pytest.skip("a GPU is visible: the script would run its full 8-minute check")
+        pytest.skip("a GPU is visible: the script would run its full 9-minute check")
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "PYTHON": sys.executable}
     result = subprocess.run(["bash", str(GPU_CHECK), "--out-root", str(tmp_path)], capture_output=True, text=True,
                             env=env, timeout=120)
