@@ -72,7 +72,7 @@ def panel_grid(n: int, ncols: int = 4, size: tuple[float, float] = (3.7, 2.9), *
 
 def panel_title(ax, text: str) -> None:
     """Task names can be long (MPE_simple_speaker_listener_v4): shrink rather than overlap."""
-    ax.set_title(text, fontsize=11 if len(text) <= 26 else 9)
+    ax.set_title(text, fontsize=11 if max(map(len, text.splitlines())) <= 26 else 9)
 
 
 def mark_missing(ax, text: str) -> None:

@@ -201,7 +201,7 @@ def figure(comparisons: Sequence[Comparison], rows: pd.DataFrame, out_dir: Path)
         if c.ref.value is not None:
             at = c.ref.curve_steps[-1] if c.ref.curve_steps else c.ref.budget  # where the log recorded it
             ax.plot([at], [c.ref.value], "*", color="black", ms=11, label="reference (reported)")
-        style.panel_title(ax, f"{c.ref.id}: {c.verdict}")
+        style.panel_title(ax, f"{c.ref.id}\n{c.verdict}")  # reference ids run to 40 characters: one line would overlap
         ax.xaxis.set_major_formatter(style.steps_formatter())
         ax.set_xlabel("env steps")
         ax.set_ylabel("return")
