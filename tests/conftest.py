@@ -7,6 +7,9 @@ controller's environment) and removed when the session ends. So a run on a fresh
 what a new contributor gets, and the user's `~/.cache/eggroll-bench` is never touched. Within the
 session every compile goes through that directory's persistent compile cache, so a program two
 tests train is compiled once.
+
+Most tests compile with XLA's cheapest setting, which the tests marked `optimized` (learning,
+recorded returns) do not use; see `_FAST_COMPILE` below.
 """
 import os
 import shutil
@@ -28,6 +31,17 @@ os.environ.pop("JAX_COMPILATION_CACHE_DIR", None)  # the user's choice of cache 
 # through one persistent compile cache in that directory: tests that train the same program (a
 # sweep's trials, a CLI run and the API run it is checked against) compile it once per session.
 os.environ["EGGROLL_BENCH_COMPILE_CACHE"] = os.path.join(os.environ[_OWN_CACHE], "eggroll-bench", "jax")
+
+# Compile effort. Most tests check bookkeeping, equalities and failure handling on small programs
+# whose compile is most of their time; JAX's `jax_disable_most_optimizations` (XLA backend
+# optimisation level 0, no expensive LLVM passes) compiles them with about 30% less CPU. The tests
+# marked `optimized` are about what the production program computes (learning within a budget,
+# recorded returns): they compile as users' runs do, and run faster for it. The setting travels in
+# the environment variable JAX reads at import, so xdist workers, trial processes and CLI
+# subprocesses compile at the level of the test that started them (both sides of an equality
+# compare programs of one level). It is part of the persistent compile cache's key.
+_FAST_COMPILE = "JAX_DISABLE_MOST_OPTIMIZATIONS"
+os.environ[_FAST_COMPILE] = "1"
 
 import pytest  # noqa: E402
 
@@ -56,6 +70,33 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "paper" in item.keywords:
             item.add_marker(skip)
+
+
+def _compile_at(optimized: bool) -> None:
+    """Compile at XLA's full optimisation (True) or its cheapest setting (False) from now on, in
+    this process and the processes it starts. Programs already compiled in this process at the
+    other level are dropped (JAX's in-memory caches do not key on the setting)."""
+    import jax
+
+    from eggroll_bench.algos.runner import release_compiled
+
+    fast = "0" if optimized else "1"
+    if os.environ[_FAST_COMPILE] != fast:
+        os.environ[_FAST_COMPILE] = fast
+        jax.config.update("jax_disable_most_optimizations", not optimized)
+        release_compiled()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_compile_level(request):
+    """The level of a module marked `optimized` as a whole, set before its module-scoped fixtures
+    (autouse fixtures come first within a scope) compile anything."""
+    _compile_at(any(m.name == "optimized" for m in request.node.iter_markers()))
+
+
+@pytest.fixture(autouse=True)
+def _test_compile_level(request, _module_compile_level):
+    _compile_at(request.node.get_closest_marker("optimized") is not None)
 
 
 def pytest_unconfigure(config):

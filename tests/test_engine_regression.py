@@ -171,6 +171,7 @@ GOLDEN: dict = {'eggroll/CartPole-v1': {'args': ['eggroll',
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="recorded on CPU; other backends round differently")
+@pytest.mark.optimized  # recorded from programs compiled as users' runs are
 @pytest.mark.parametrize("case", sorted(GOLDEN))
 def test_training_returns_unchanged(case):
     from eggroll_bench.algos.runner import train

@@ -103,6 +103,7 @@ def test_navix_time_limit_is_truncation_not_termination():
 
 
 @pytest.mark.slow
+@pytest.mark.optimized
 @pytest.mark.parametrize("algo", ["eggroll", "openes", "ppo"])
 def test_each_algorithm_learns_masked_game2048(algo):
     """The whole runner on a paper16 task with a state-dependent action mask, under the extra's

@@ -8,7 +8,7 @@ import pytest
 
 from eggroll_bench.algos.runner import train
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.optimized]
 
 # (algo, overrides, budget): population 32 for ES on CartPole (pop 64, the default, needs 2x steps)
 CARTPOLE = [

@@ -21,7 +21,7 @@ import pytest
 from eggroll_bench.algos.runner import train
 from eggroll_bench.envs import get_task
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.optimized]
 
 TASK = "MPE_simple_spread_v3"
 # (algo, seeds, overrides, budget, margin over the first evaluation)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from eggroll_bench.algos import compile_cache
 from eggroll_bench.envs import spec_cache
 
@@ -55,3 +57,20 @@ def test_a_test_run_leaves_the_users_home_untouched(tmp_path):
     assert "1 passed" in proc.stdout
     assert list(home.rglob("*")) == [], sorted(home.rglob("*"))
     assert not list((tmp_path / "tmp").glob("eggroll-bench-test-cache-*"))  # removed at the end
+
+
+def test_tests_compile_at_the_cheap_level_unless_marked_optimized():
+    """conftest.py: unmarked tests (and the processes they start) compile with
+    `jax_disable_most_optimizations`."""
+    import jax
+
+    assert jax.config.read("jax_disable_most_optimizations") is True
+    assert os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] == "1"
+
+
+@pytest.mark.optimized
+def test_a_test_marked_optimized_compiles_as_users_runs_do():
+    import jax
+
+    assert jax.config.read("jax_disable_most_optimizations") is False
+    assert os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] == "0"
