@@ -178,6 +178,7 @@ def test_lowrank_entries_approach_gaussian_at_rate_one_over_r(rank):
     assert abs(kurtosis - (3 + 6 / rank)) < 0.25
 
 
+@pytest.mark.optimized  # its run (many ranks, a large population) outweighs its compile: 9 s optimised, 15 s not
 def test_update_direction_converges_to_openes_as_rank_grows():
     """On a quadratic, the mean cosine between the ES update and the true gradient rises with r
     towards OpenES's. Tolerance: 4000 independent generations per estimator give a standard error
