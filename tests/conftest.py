@@ -72,14 +72,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def _compile_at(optimized: bool) -> None:
-    """Compile at XLA's full optimisation (True) or its cheapest setting (False) from now on, in
-    this process and the processes it starts. Programs already compiled in this process at the
-    other level are dropped (JAX's in-memory caches do not key on the setting)."""
+def _compile_at_level_of(node) -> None:
+    """Compile at XLA's full optimisation when `node` (a module or a test) is marked `optimized`,
+    else at its cheapest setting, from now on, in this process and the processes it starts.
+    Programs already compiled in this process at the other level are dropped (JAX's in-memory
+    caches do not key on the setting)."""
     import jax
 
     from eggroll_bench.algos.runner import release_compiled
 
+    optimized = node.get_closest_marker("optimized") is not None
     fast = "0" if optimized else "1"
     if os.environ[_FAST_COMPILE] != fast:
         os.environ[_FAST_COMPILE] = fast
@@ -91,12 +93,12 @@ def _compile_at(optimized: bool) -> None:
 def _module_compile_level(request):
     """The level of a module marked `optimized` as a whole, set before its module-scoped fixtures
     (autouse fixtures come first within a scope) compile anything."""
-    _compile_at(any(m.name == "optimized" for m in request.node.iter_markers()))
+    _compile_at_level_of(request.node)
 
 
 @pytest.fixture(autouse=True)
 def _test_compile_level(request, _module_compile_level):
-    _compile_at(request.node.get_closest_marker("optimized") is not None)
+    _compile_at_level_of(request.node)
 
 
 def pytest_unconfigure(config):
