@@ -12,6 +12,10 @@ ceiling     our ES generation, inference rollout and PPO update as ratios to a b
 paper-throughput
             the paper's one-layer experiment: tokens / s of inference, EGGROLL (noise on the fly or
             precomputed), OpenES and a PPO forward + backward, with the paper's bar chart
+grouped, vs-evosax, vs-purejaxrl
+            a grid trained in one compile vs one at a time; our OpenES and PPO vs evosax and PureJaxRL
+determinism one trial trained twice, each in a fresh process, under XLA's default, deterministic and
+            no-autotune flags: the same bits every run? (the question a GPU raises)
 
 Every script prints a table, writes `results/bench/NAME.csv` (or `--out DIR`), and takes `--quick`
 (CI-sized). Timings are taken after compilation and a warm-up call, interleaved across the

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One-GPU reference run, under 9 minutes: the quick sweep and its figures, then the generation,
-# ceiling and paper-throughput benchmarks at GPU sizes. Everything goes under
+# One-GPU reference run, under 9 minutes: the quick sweep and its figures, the generation,
+# ceiling and paper-throughput benchmarks at GPU sizes, then whether a trial gives the same bits
+# twice (PPO on CartPole-v1 in fresh processes, with XLA's default, deterministic and no-autotune flags). Everything goes under
 # results/reference/gpu/<device-name-slug>/, with device.txt naming the device (nvidia-smi and
 # jax.devices()) and the library versions the numbers came from.
 #
@@ -8,7 +9,7 @@
 #   bash benchmarks/gpu_check.sh --allow-cpu     # run anyway without a GPU (CPU timings, slow)
 #   bash benchmarks/gpu_check.sh --out-root DIR  # instead of results/reference/gpu
 #
-# Each step has its own time limit (together 8 min 25 s) so the whole check stays under 9 minutes
+# Each step has its own time limit (together 8 min 55 s) so the whole check stays under 9 minutes
 # even when a step is slower than expected; a step that hits its limit is reported, the others
 # still run, and the script exits non-zero. The sweep resumes where it stopped if run again.
 set -uo pipefail
@@ -86,13 +87,15 @@ step() {  # step NAME SECONDS COMMAND...
 
 # Four trial processes share the one GPU (without JAX's pre-allocation): compiling is most of the
 # quick job and runs on the host's cores, one trial at a time would leave them idle.
-step sweep 240 "${BENCH[@]}" sweep sweeps/quick.toml --out "$out/quick" --workers 4
+step sweep 140 "${BENCH[@]}" sweep sweeps/quick.toml --out "$out/quick" --workers 4
 step plot 40 "${BENCH[@]}" plot "$out/quick" --out "$out/quick/figures"
 step generation 75 "${BENCH[@]}" bench generation --out "$out" --envs CartPole-v1 --widths 1024 --pops 4096 \
     --ranks 1 --horizon 256 --repeats 3
 step ceiling 90 "${BENCH[@]}" bench ceiling --out "$out" --envs CartPole-v1 --sizes 4096x1024 \
     --horizon 256 --repeats 3
 step paper-throughput 60 "${BENCH[@]}" bench paper-throughput --out "$out" --width 8192 --repeats 3
+# The quick sweep's PPO CartPole cell (its evaluation settings, its budget), 2 runs per flag setting.
+step determinism 130 "${BENCH[@]}" bench determinism --out "$out" --set eval_every=5 eval_episodes=32
 
 echo "gpu_check.sh: wrote CSVs, figures and logs under $out (device: $device_name)"
 if [ ${#failed[@]} -gt 0 ]; then

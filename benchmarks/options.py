@@ -15,7 +15,7 @@ from eggroll_bench.algos.config import ACTIVATIONS
 
 DEFAULT_OUT = "results/bench"
 NAMES = ("generation", "update", "memory", "compile", "ppo", "ceiling", "paper-throughput", "grouped", "vs-evosax",
-         "vs-purejaxrl")
+         "vs-purejaxrl", "determinism")
 # benchmarks that need an optional extra: (module they import, the extra that installs it)
 NEEDS = {"vs-evosax": ("evosax", "bench"), "vs-purejaxrl": ("distrax", "bench")}
 # benchmarks that need something `bench all` cannot pass them: the option that names it
@@ -34,7 +34,12 @@ DESCRIPTIONS = {
                  "on the same work: generations/s and compile seconds",
     "vs-purejaxrl": "our PPO (through the runner as the CLI trains) vs PureJaxRL's ppo.py on CartPole-v1 at the "
                     "validate row's configuration: env steps/s and compile seconds",
+    "determinism": "one trial trained several times, each in a fresh process, under XLA's default, deterministic "
+                   "and no-autotune flags: are the returns the same bits every run?",
 }
+# the XLA flags each `determinism` variant adds to XLA_FLAGS (GPU flags: a CPU ignores them)
+VARIANT_FLAGS = {"default": "", "deterministic": "--xla_gpu_deterministic_ops=true",
+                 "no-autotune": "--xla_gpu_autotune_level=0"}
 
 
 def module_name(name: str) -> str:
@@ -293,10 +298,31 @@ def _vs_purejaxrl(p: argparse.ArgumentParser) -> None:
     _compile_repeats(p)
 
 
+def _variants(text: str) -> list[str]:
+    names = _strs(text)
+    unknown = [n for n in names if n not in VARIANT_FLAGS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown variant {unknown[0]!r}; allowed: {', '.join(VARIANT_FLAGS)}")
+    return names
+
+
+def _determinism(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--algo", default="ppo", choices=("eggroll", "openes", "ppo"), help="algorithm (default ppo)")
+    p.add_argument("--env", default="CartPole-v1", help="task (default CartPole-v1)")
+    p.add_argument("--seeds", default="0,1", help="seeds of each run, as `train --seeds` takes them (default 0,1)")
+    p.add_argument("--steps", type=_positive_int, default=None,
+                   help="env-step budget per seed (default: the task's quick budget, as the quick sweep; --quick 4,000)")
+    p.add_argument("--runs", type=_positive_int, default=2, help="runs per variant, one after another (default 2)")
+    p.add_argument("--variants", type=_variants, default=list(VARIANT_FLAGS), metavar="V,V",
+                   help=f"XLA flag settings, any of {', '.join(VARIANT_FLAGS)} (default all)")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="hyperparameters passed to `eggroll-bench train --set` (e.g. eval_every=5 eval_episodes=32)")
+
+
 EXTRA: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "generation": _generation, "update": _update, "memory": _memory, "compile": _compile, "ppo": _ppo,
     "ceiling": _ceiling, "paper-throughput": _paper_throughput, "grouped": _grouped, "vs-evosax": _vs_evosax,
-    "vs-purejaxrl": _vs_purejaxrl,
+    "vs-purejaxrl": _vs_purejaxrl, "determinism": _determinism,
 }
 
 

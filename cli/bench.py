@@ -1,4 +1,4 @@
-"""`eggroll-bench bench {generation,update,memory,compile,ppo,ceiling,paper-throughput,grouped,all} [--quick] [--out DIR] ...`
+"""`eggroll-bench bench NAME [--quick] [--out DIR] ...` (NAME: one of benchmarks.options.NAMES, or all)
 
 Registers the `bench` subcommand (see cli/__init__.py). The sub-commands come from
 `eggroll_bench.benchmarks.commands`, which `python -m eggroll_bench.benchmarks NAME` uses too; each
