@@ -49,7 +49,7 @@ def train_once(algo: str, env: str, seeds: str, steps: int, sets: list[str], fla
     environ["XLA_FLAGS"] = " ".join(x for x in (environ.get("XLA_FLAGS", ""), flags) if x)
     cmd = [sys.executable, "-m", "eggroll_bench.cli", "train", "--algo", algo, "--env", env, "--seeds", seeds,
            "--steps", str(steps), "--out", str(workdir), "--quiet", "--no-save", "--no-compile-cache"]
-    cmd += ["--set", *sets] if sets else []
+    cmd += [arg for pair in sets for arg in ("--set", pair)]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=environ)
     wall = time.perf_counter() - start

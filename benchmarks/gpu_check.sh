@@ -94,8 +94,8 @@ step generation 75 "${BENCH[@]}" bench generation --out "$out" --envs CartPole-v
 step ceiling 90 "${BENCH[@]}" bench ceiling --out "$out" --envs CartPole-v1 --sizes 4096x1024 \
     --horizon 256 --repeats 3
 step paper-throughput 60 "${BENCH[@]}" bench paper-throughput --out "$out" --width 8192 --repeats 3
-# The quick sweep's PPO CartPole cell (its evaluation settings, its budget), 2 runs per flag setting.
-step determinism 130 "${BENCH[@]}" bench determinism --out "$out" --set eval_every=5 eval_episodes=32
+# The quick sweep's PPO CartPole cell (its evaluation settings and budget), 2 runs per flag setting.
+step determinism 130 "${BENCH[@]}" bench determinism --out "$out" --steps 500000 --set eval_every=5 eval_episodes=32
 
 echo "gpu_check.sh: wrote CSVs, figures and logs under $out (device: $device_name)"
 if [ ${#failed[@]} -gt 0 ]; then

@@ -15,7 +15,7 @@ import pytest
 
 from eggroll_bench.benchmarks import ceiling, common
 from eggroll_bench.benchmarks import compile as compile_bench
-from eggroll_bench.benchmarks import generation, memory, paper_throughput, ppo, update, workloads
+from eggroll_bench.benchmarks import determinism, generation, memory, paper_throughput, ppo, update, workloads
 from eggroll_bench.cli import build_parser
 
 TINY_NET = ["--widths", "8", "--pops", "4", "--repeats", "1"]
@@ -42,7 +42,8 @@ def test_cli_registers_bench_and_its_scripts():
 
 
 @pytest.mark.parametrize("argv", [["bench", "nosuch"], ["bench", "generation", "--widths", "0"],
-                                  ["bench", "ppo", "--num-envs", "many"]])
+                                  ["bench", "ppo", "--num-envs", "many"],
+                                  ["bench", "determinism", "--variants", "default,fast"]])
 def test_cli_refuses_unknown_scripts_and_bad_values(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(argv)
@@ -410,3 +411,28 @@ def test_csv_rows_say_where_when_and_with_what_they_were_measured(tmp_path):
         row = by_name[name]
         assert row["value"] == value and row["machine"] == common.machine() and row["jax"] == jax.__version__
         assert row["code_version"] == code_version() and row["measured"].endswith("Z")
+
+
+def test_determinism_finds_the_same_bits_in_fresh_processes_on_the_cpu(tmp_path, capsys):
+    # The CPU half of the GPU question: two runs of one trial, each in its own process with the
+    # compile cache off, give the same evaluation returns bit for bit (the GPU flags change nothing here).
+    argv = ["--algo", "eggroll", "--steps", "2000", "--variants", "default", "--set", "pop_size=8", "hidden=8",
+            "--out", str(tmp_path)]
+    assert determinism.main(argv) == 0
+    columns, rows = read(tmp_path / "determinism.csv")
+    assert columns == determinism.COLUMNS + STAMP
+    assert [r["run"] for r in rows] == ["0", "1"] and all(r["status"] == "ok" for r in rows)
+    assert rows[0]["digest"] == rows[1]["digest"] and rows[1]["same_as_first"] == "True"
+    assert "default: bit-identical over 2 runs" in capsys.readouterr().out
+
+
+def test_determinism_digest_sees_one_changed_bit():
+    row = {"seed": "0", "env_steps": "100", "return_mean": "21.5", "return_std": "3.25"}
+    assert determinism.digest([row]) != determinism.digest([{**row, "return_mean": "21.500000000000004"}])
+    assert determinism.digest([row, {**row, "seed": "1"}]) == determinism.digest([{**row, "seed": "1"}, row])
+
+
+def test_determinism_refuses_a_bad_setting_before_training_twice(tmp_path, capsys):
+    assert determinism.main(["--set", "pop_size=odd", "--variants", "default", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "pop_size" in err and not (tmp_path / "determinism.csv").exists()
