@@ -210,7 +210,7 @@ def _compile(algo: str, env_name: str, static_config: BaseConfig, budget: int, r
     # Traced and lowered here, one after another (tracing holds the GIL); compiled on threads at
     # once, since XLA compiles outside the GIL. On 2 cores this gains nothing measurable (OpenES
     # CartPole 64 x 64: 3.23-3.28 s one after another, 3.26-3.35 s on threads): XLA:CPU already
-    # spreads one compile over both (5.7 CPU s in 3.2 s). Kept for hosts with more cores.
+    # spreads one compile over both (5.7 CPU s in 3.2 s). With more cores they may overlap (not measured).
     with compile_cache.CacheWatch() as watch, sharding.use_mesh(mesh), ThreadPoolExecutor(3) as pool:
         keys = jax.ShapeDtypeStruct((rows, 2), jnp.uint32)
         start_c = pool.submit(jax.jit(start).lower(keys, values).compile)
