@@ -86,8 +86,11 @@ step() {  # step NAME SECONDS COMMAND...
 }
 
 # Four trial processes share the one GPU (without JAX's pre-allocation): compiling is most of the
-# quick job and runs on the host's cores, one trial at a time would leave them idle.
-step sweep 140 "${BENCH[@]}" sweep sweeps/quick.toml --out "$out/quick" --workers 4
+# quick job and runs on the host's cores, one trial at a time would leave them idle. Deterministic
+# kernels, so that a rerun gives the same returns (without them XLA's autotuner picks kernels per
+# process and they differ: docs/gpu.md); the benchmarks below time XLA's default kernels.
+step sweep 140 env XLA_FLAGS="${XLA_FLAGS:+$XLA_FLAGS }--xla_gpu_deterministic_ops=true" \
+    "${BENCH[@]}" sweep sweeps/quick.toml --out "$out/quick" --workers 4
 step plot 40 "${BENCH[@]}" plot "$out/quick" --out "$out/quick/figures"
 step generation 75 "${BENCH[@]}" bench generation --out "$out" --envs CartPole-v1 --widths 1024 --pops 4096 \
     --ranks 1 --horizon 256 --repeats 3
