@@ -78,6 +78,20 @@ def final_return(rows: list[dict[str, str]]) -> float:
     return statistics.fmean(v for _, v in last.values())
 
 
+def diagnosis(identical: dict[str, bool | None]) -> str:
+    """What the variants' verdicts (None: fewer than two runs) say together, "" when nothing."""
+    if identical and all(v is True for v in identical.values()):
+        return "same bits run after run under every setting: nothing to fix"
+    if identical.get("default") is False and identical.get("no-autotune") is True:
+        return ("the runs differ through XLA's per-process kernel choice (autotuning), not reduction order: "
+                "export XLA_FLAGS=--xla_gpu_deterministic_ops=true (or --xla_gpu_autotune_level=0) for the same bits")
+    if identical.get("default") is False and identical.get("no-autotune") is False:
+        return ("the runs differ even with autotuning off: unordered reductions"
+                + (" (deterministic ops fix it: export XLA_FLAGS=--xla_gpu_deterministic_ops=true)"
+                   if identical.get("deterministic") else ""))
+    return ""
+
+
 def run(args: argparse.Namespace) -> int:
     common.header("determinism", args.quick)
     steps = args.steps or (QUICK_STEPS if args.quick else None)
@@ -111,10 +125,18 @@ def run(args: argparse.Namespace) -> int:
                       f"{'' if fingerprint == first else ' (differs from run 0)'}, {wall:.1f} s", flush=True)
     path = common.write_csv(rows, Path(args.out) / "determinism.csv", COLUMNS,
                             append_keys=KEYS if args.append else None)
+    identical = {}
     for variant in args.variants:
         mine = [r for r in rows if r["variant"] == variant and r["status"] == "ok"]
-        verdict = ("bit-identical" if mine and all(r["same_as_first"] for r in mine) else "NOT bit-identical")
+        if len(mine) < 2:
+            identical[variant] = None
+            print(f"{variant}: {len(mine)} run(s) finished, nothing to compare", flush=True)
+            continue
+        identical[variant] = all(r["same_as_first"] for r in mine)
+        verdict = "bit-identical" if identical[variant] else "NOT bit-identical"
         print(f"{variant}: {verdict} over {len(mine)} runs in fresh processes", flush=True)
+    if (why := diagnosis(identical)):
+        print(why, flush=True)
     print(f"wrote {path}")
     return 0 if all(r["status"] == "ok" for r in rows) else 1
 

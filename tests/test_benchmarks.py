@@ -423,13 +423,22 @@ def test_determinism_finds_the_same_bits_in_fresh_processes_on_the_cpu(tmp_path,
     assert columns == determinism.COLUMNS + STAMP
     assert [r["run"] for r in rows] == ["0", "1"] and all(r["status"] == "ok" for r in rows)
     assert rows[0]["digest"] == rows[1]["digest"] and rows[1]["same_as_first"] == "True"
-    assert "default: bit-identical over 2 runs" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "default: bit-identical over 2 runs" in printed and "nothing to fix" in printed
 
 
 def test_determinism_digest_sees_one_changed_bit():
     row = {"seed": "0", "env_steps": "100", "return_mean": "21.5", "return_std": "3.25"}
     assert determinism.digest([row]) != determinism.digest([{**row, "return_mean": "21.500000000000004"}])
     assert determinism.digest([row, {**row, "seed": "1"}]) == determinism.digest([{**row, "seed": "1"}, row])
+
+
+def test_determinism_names_the_cause_the_variants_point_to():
+    assert "kernel choice" in determinism.diagnosis({"default": False, "deterministic": True, "no-autotune": True})
+    reductions = determinism.diagnosis({"default": False, "deterministic": True, "no-autotune": False})
+    assert "unordered reductions" in reductions and "deterministic_ops" in reductions
+    assert "nothing to fix" in determinism.diagnosis({"default": True, "deterministic": True, "no-autotune": True})
+    assert determinism.diagnosis({"default": False}) == ""  # one variant alone cannot tell the causes apart
 
 
 def test_determinism_refuses_a_bad_setting_before_training_twice(tmp_path, capsys):
