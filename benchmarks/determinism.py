@@ -34,6 +34,7 @@ from typing import Any
 
 from eggroll_bench.benchmarks import common
 from eggroll_bench.benchmarks.options import VARIANT_FLAGS, BenchError
+from eggroll_bench.envs.registry import get_task
 
 COLUMNS = ["algo", "env", "seeds", "steps", "variant", "xla_flags", "run", "final_return", "digest", "same_as_first",
            "wall_s", "status"]
@@ -43,8 +44,8 @@ QUICK_STEPS = 4_000
 
 def train_once(algo: str, env: str, seeds: str, steps: int, sets: list[str], flags: str, workdir: Path
                ) -> tuple[list[dict[str, str]], float]:
-    """The evaluation rows of one `eggroll-bench train` run in a fresh process with `flags` added to
-    XLA_FLAGS, and its wall seconds (process start, imports and compile included)."""
+    """The result rows (evaluation and final) of one `eggroll-bench train` run in a fresh process with
+    `flags` added to XLA_FLAGS, and its wall seconds (process start, imports and compile included)."""
     environ = dict(os.environ)
     environ["XLA_FLAGS"] = " ".join(x for x in (environ.get("XLA_FLAGS", ""), flags) if x)
     cmd = [sys.executable, "-m", "eggroll_bench.cli", "train", "--algo", algo, "--env", env, "--seeds", seeds,
@@ -57,25 +58,20 @@ def train_once(algo: str, env: str, seeds: str, steps: int, sets: list[str], fla
         lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
         raise RuntimeError(lines[-1])
     with open(workdir / "results.csv", newline="") as f:
-        return [r for r in csv.DictReader(f) if r["row_type"] == "eval"], wall
+        return list(csv.DictReader(f)), wall
 
 
 def digest(rows: list[dict[str, str]]) -> str:
     """A fingerprint of every evaluation's return as written (full float precision): equal
     fingerprints, equal bits."""
-    text = "\n".join(f"{r['seed']},{r['env_steps']},{r['return_mean']},{r['return_std']}"
-                     for r in sorted(rows, key=lambda r: (int(r["seed"]), int(r["env_steps"]))))
+    evals = sorted((r for r in rows if r["row_type"] == "eval"), key=lambda r: (int(r["seed"]), int(r["env_steps"])))
+    text = "\n".join(f"{r['seed']},{r['env_steps']},{r['return_mean']},{r['return_std']}" for r in evals)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def final_return(rows: list[dict[str, str]]) -> float:
-    """Mean over seeds of each seed's last evaluation."""
-    last: dict[str, tuple[int, float]] = {}
-    for r in rows:
-        step = int(r["env_steps"])
-        if r["seed"] not in last or step > last[r["seed"]][0]:
-            last[r["seed"]] = (step, float(r["return_mean"]))
-    return statistics.fmean(v for _, v in last.values())
+    """Mean over seeds of each seed's final return (its `final` row: the last evaluation)."""
+    return statistics.fmean(float(r["return_mean"]) for r in rows if r["row_type"] == "final")
 
 
 def diagnosis(identical: dict[str, bool | None]) -> str:
@@ -93,15 +89,12 @@ def diagnosis(identical: dict[str, bool | None]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        task = get_task(args.env)
+    except KeyError as err:
+        raise BenchError(f"--env: {err.args[0]}") from None
     common.header("determinism", args.quick)
-    steps = args.steps or (QUICK_STEPS if args.quick else None)
-    if steps is None:
-        from eggroll_bench.envs.registry import get_task
-
-        try:
-            steps = int(get_task(args.env).budget_quick)
-        except (KeyError, ValueError) as err:
-            raise BenchError(f"--env {args.env}: {err}") from None
+    steps = args.steps or (QUICK_STEPS if args.quick else int(task.budget_quick))
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="determinism-") as tmp:
         for variant in args.variants:
@@ -113,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
                     evals, wall = train_once(args.algo, args.env, args.seeds, steps, args.set,
                                              VARIANT_FLAGS[variant], Path(tmp) / f"{variant}-{i}")
                 except RuntimeError as err:
-                    if not rows:  # the first run failed: bad --algo/--env/--set, said by the CLI itself
+                    if not rows:  # the first run failed: a bad --set or --seeds, said by the CLI itself
                         raise BenchError(f"eggroll-bench train failed: {err}") from None
                     rows.append({**row, "status": f"error: {err}"})
                     continue

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # One-GPU reference run, under 9 minutes: the quick sweep and its figures, the generation,
 # ceiling and paper-throughput benchmarks at GPU sizes, then whether a trial gives the same bits
-# twice (PPO on CartPole-v1 in fresh processes, with XLA's default, deterministic and no-autotune flags). Everything goes under
-# results/reference/gpu/<device-name-slug>/, with device.txt naming the device (nvidia-smi and
-# jax.devices()) and the library versions the numbers came from.
+# twice (PPO on CartPole-v1 in fresh processes, with XLA's default, deterministic and no-autotune
+# flags). Everything goes under results/reference/gpu/<device-name-slug>/, with device.txt naming
+# the device (nvidia-smi and jax.devices()) and the library versions the numbers came from.
 #
 #   bash benchmarks/gpu_check.sh                 # from the repository root, the project installed
 #   bash benchmarks/gpu_check.sh --allow-cpu     # run anyway without a GPU (CPU timings, slow)

@@ -315,8 +315,9 @@ def _determinism(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=_positive_int, default=2, help="runs per variant, one after another (default 2)")
     p.add_argument("--variants", type=_variants, default=list(VARIANT_FLAGS), metavar="V,V",
                    help=f"XLA flag settings, any of {', '.join(VARIANT_FLAGS)} (default all)")
-    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="hyperparameters passed to `eggroll-bench train --set` (e.g. eval_every=5 eval_episodes=32)")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="hyperparameters passed to `eggroll-bench train --set`, several after one --set or one per "
+                        "--set (e.g. eval_every=5 eval_episodes=32)")
 
 
 EXTRA: dict[str, Callable[[argparse.ArgumentParser], None]] = {

@@ -428,7 +428,7 @@ def test_determinism_finds_the_same_bits_in_fresh_processes_on_the_cpu(tmp_path,
 
 
 def test_determinism_digest_sees_one_changed_bit():
-    row = {"seed": "0", "env_steps": "100", "return_mean": "21.5", "return_std": "3.25"}
+    row = {"row_type": "eval", "seed": "0", "env_steps": "100", "return_mean": "21.5", "return_std": "3.25"}
     assert determinism.digest([row]) != determinism.digest([{**row, "return_mean": "21.500000000000004"}])
     assert determinism.digest([row, {**row, "seed": "1"}]) == determinism.digest([{**row, "seed": "1"}, row])
 
@@ -439,6 +439,18 @@ def test_determinism_names_the_cause_the_variants_point_to():
     assert "unordered reductions" in reductions and "deterministic_ops" in reductions
     assert "nothing to fix" in determinism.diagnosis({"default": True, "deterministic": True, "no-autotune": True})
     assert determinism.diagnosis({"default": False}) == ""  # one variant alone cannot tell the causes apart
+
+
+def test_determinism_takes_settings_after_one_set_or_one_per_set():
+    from eggroll_bench.benchmarks import options
+
+    args = options.parser("determinism").parse_args(["--set", "lr=0.1", "--set", "hidden=8", "pop_size=8"])
+    assert args.set == ["lr=0.1", "hidden=8", "pop_size=8"]
+
+
+def test_determinism_refuses_an_unknown_task_before_any_run(tmp_path, capsys):
+    assert determinism.main(["--env", "CartPol-v1", "--steps", "100", "--out", str(tmp_path)]) == 2
+    assert "CartPol-v1" in capsys.readouterr().err and not (tmp_path / "determinism.csv").exists()
 
 
 def test_determinism_refuses_a_bad_setting_before_training_twice(tmp_path, capsys):
