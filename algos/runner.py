@@ -3,14 +3,14 @@
     result = train("eggroll", "CartPole-v1", seeds=[0, 1, 2], overrides={"pop_size": 128})
     results = train_many("ppo", "CartPole-v1", [0, 1], [{"lr": 1e-3}, {"lr": 3e-4, "clip_eps": 0.1}])
 
-Everything is validated first (config, the algorithm's own `check`, budget). Then three functions
+Everything is validated first (config, the algorithm's own `check`, budget). Then two functions
 are compiled, vmapped over *rows* (one row per (configuration, seed)): `start` (each row's initial
-state), `updates` (up to `eval_every` updates, a `lax.while_loop`) and `evaluate` (the current
-policy's evaluation episodes, from a key stream of their own). The host loop calls
-updates-then-evaluate chunk after chunk, shows progress and stops when every row has spent its
-env-step budget. Inside the chunk a row that has reached the budget (or diverged) stops updating,
-so each stops exactly at the first update that reaches its budget, and the chunk ends once every
-row has. Every row is also evaluated once before its first update (env step 0).
+state) and `chunk` (up to `eval_every` updates, a `lax.while_loop`, then the current policy's
+evaluation episodes, from a key stream of their own). The host loop calls chunk after chunk,
+shows progress and stops when every row has spent its env-step budget. Inside the chunk a row
+that has reached the budget (or diverged) stops updating, so each stops exactly at the first
+update that reaches its budget, and the chunk's loop ends once every row has. Every row is also
+evaluated once before its first update (env step 0), by a chunk in which every row is halted.
 
 Hyperparameters whose rule is `TRACED` (algos/config.py) are passed to the compiled function as
 data, one value per row, rather than baked into the program: configurations that differ only in
@@ -90,28 +90,25 @@ def check_trial(algo: str, algorithm: Algorithm, total_steps: int, shard: bool |
 class Compiled:
     """The compiled functions of one static configuration and row count, reusable across calls.
 
-    Evaluation is an executable of its own, called after `start` (the step-0 point) and after every
-    `updates`: inlined into both, the evaluation loop was traced and compiled twice (~0.6 s of a
-    CartPole trial's ~6 s compile on XLA:CPU). An extra call per chunk costs microseconds."""
+    Two executables: `start` and `chunk` (updates, then the evaluation). The evaluation at env step
+    0 is a `chunk` call with every row halted, which computes no update: so the evaluation loop is
+    traced and compiled once, in one program with the updates. As a third executable of its own it
+    cost one more lowering and compile (about 6% more compile for OpenES on CartPole, same bits);
+    inlined into `start` as well, it was compiled twice."""
 
     start: Any  # (keys (R, 2), traced values {name: (R,)}) -> RunnerState
-    updates: Any  # (RunnerState, traced values, halted (R,)) -> (RunnerState, updates computed: int)
-    evaluate: Any  # (RunnerState, traced values) -> report
+    # (RunnerState, traced values, halted (R,)) -> (RunnerState, report): up to `eval_every` updates
+    # (none for a row that is halted or past its budget, none at all once every row is), then the
+    # evaluation; the report's `computed` is how many updates the call computed for the batch of rows
+    chunk: Any
     compile_s: float
     cached: bool | None = None  # all loaded from JAX's persistent cache (None: the cache is off)
 
     def init(self, keys: jax.Array, values: Mapping[str, jax.Array]) -> tuple[RunnerState, dict]:
         """Every row's initial state and its evaluation at env step 0."""
         state = self.start(keys, values)
-        return state, self.evaluate(state, values)
-
-    def chunk(self, state: RunnerState, values: Mapping[str, jax.Array], halted: jax.Array
-              ) -> tuple[RunnerState, dict]:
-        """Up to `eval_every` updates (none for a row that is halted or past its budget, and none at
-        all once every row is), then evaluate. The report's `computed` is how many updates the call
-        computed for the batch of rows."""
-        state, computed = self.updates(state, values, halted)
-        return state, {**self.evaluate(state, values), "computed": computed}
+        state, report = self.chunk(state, values, jnp.ones(keys.shape[0], bool))
+        return state, report
 
 
 def traced_values(config: BaseConfig) -> dict[str, Any]:
@@ -136,8 +133,8 @@ def _traced_arrays(configs: Sequence[BaseConfig], seeds_per_config: int) -> dict
 
 
 def _make_functions(algo: str, env_name: str, static_config: BaseConfig, budget: int):
-    """start, updates and evaluate, vmapped over rows; traced inside `sharding.use_mesh` they split
-    each row's parallel axis over the mesh's devices."""
+    """start and chunk, vmapped over rows; traced inside `sharding.use_mesh` they split each row's
+    parallel axis over the mesh's devices."""
     entry, env = get_algorithm(algo), make(env_name)
 
     def algorithm_for(values: Mapping[str, jax.Array]) -> Algorithm:
@@ -147,7 +144,7 @@ def _make_functions(algo: str, env_name: str, static_config: BaseConfig, budget:
         algorithm = algorithm_for(values)
         eval_key = jax.random.fold_in(rs.eval_key, rs.updates)
         # no observation moments: nothing reads them here, and their per-step sums over the batch
-        # made each evaluation step (and the compile of `evaluate`) dearer
+        # made each evaluation step (and its compile) dearer
         episodes = run_episodes(env, algorithm.eval_act(rs.algo_state), eval_key, static_config.eval_episodes,
                                 moments=False)
         params = algorithm.policy_params(rs.algo_state)
@@ -191,18 +188,18 @@ def _make_functions(algo: str, env_name: str, static_config: BaseConfig, budget:
         done, rs = jax.lax.while_loop(active, one_update, (jnp.asarray(0, jnp.int32), rs))
         return rs, done
 
-    def batch_updates(rs: RunnerState, values, halted: jax.Array) -> tuple[RunnerState, jax.Array]:
+    def chunk(rs: RunnerState, values, halted: jax.Array) -> tuple[RunnerState, dict]:
         rs, done = jax.vmap(updates)(rs, values, halted)
-        return rs, done.max()
+        return rs, {**jax.vmap(evaluate)(rs, values), "computed": done.max()}
 
-    return jax.vmap(start), batch_updates, jax.vmap(evaluate)
+    return jax.vmap(start), chunk
 
 
 @lru_cache(maxsize=16)
 def _compile(algo: str, env_name: str, static_config: BaseConfig, budget: int, rows: int,
              shard: bool | None) -> Compiled:
     compile_cache.configure()  # the command's persistent-cache setting, before anything compiles
-    start, updates, evaluate = _make_functions(algo, env_name, static_config, budget)
+    start, chunk = _make_functions(algo, env_name, static_config, budget)
     values = {k: jax.ShapeDtypeStruct(v.shape, v.dtype)
               for k, v in _traced_arrays([static_config], rows).items()}
     began = time.perf_counter()
@@ -211,20 +208,14 @@ def _compile(algo: str, env_name: str, static_config: BaseConfig, budget: int, r
     # once, since XLA compiles outside the GIL. On 2 cores this gains nothing measurable (OpenES
     # CartPole 64 x 64: 3.23-3.28 s one after another, 3.26-3.35 s on threads): XLA:CPU already
     # spreads one compile over both (5.7 CPU s in 3.2 s). With more cores they may overlap (not measured).
-    with compile_cache.CacheWatch() as watch, sharding.use_mesh(mesh), ThreadPoolExecutor(3) as pool:
+    with compile_cache.CacheWatch() as watch, sharding.use_mesh(mesh), ThreadPoolExecutor(2) as pool:
         keys = jax.ShapeDtypeStruct((rows, 2), jnp.uint32)
         start_c = pool.submit(jax.jit(start).lower(keys, values).compile)
         state_shape = jax.eval_shape(start, keys, values)
-        updates_c = pool.submit(jax.jit(updates, donate_argnums=0).lower(
+        chunk_c = pool.submit(jax.jit(chunk, donate_argnums=0).lower(
             state_shape, values, jax.ShapeDtypeStruct((rows,), bool)).compile)
-        if mesh is None:
-            evaluate_c = pool.submit(jax.jit(evaluate).lower(state_shape, values).compile)
-        else:  # evaluate reads the state where updates leaves it (e.g. PPO's environments split over devices)
-            placed = jax.tree.map(lambda s, where: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=where),
-                                  state_shape, updates_c.result().input_shardings[0][0])
-            evaluate_c = pool.submit(jax.jit(evaluate).lower(placed, values).compile)
-        start_c, updates_c, evaluate_c = start_c.result(), updates_c.result(), evaluate_c.result()
-    return Compiled(start_c, updates_c, evaluate_c, time.perf_counter() - began, watch.cached)
+        start_c, chunk_c = start_c.result(), chunk_c.result()
+    return Compiled(start_c, chunk_c, time.perf_counter() - began, watch.cached)
 
 
 def release_compiled() -> None:
@@ -396,7 +387,7 @@ def _fits(algo, env, seeds, overrides, total_steps, shard, memory_fraction) -> b
     configs, budget = resolve_group(algo, env, overrides, total_steps, shard)
     compiled = _compile(algo, env, static_key(configs[0]), budget, len(configs) * len(seeds), shard)
     have = device_bytes()
-    need = max(compiled_bytes(compiled.updates), compiled_bytes(compiled.evaluate))
+    need = compiled_bytes(compiled.chunk)
     return have is None or need <= memory_fraction * have
 
 

@@ -24,8 +24,8 @@ for name, algo, over in [("eggroll", "eggroll", {"pop_size": 8, "hidden": 8, "ev
     whole = train(algo, "CartPole-v1", [0, 1], over, 1500, progress=False, shard=False)
     (config,), budget = resolve_group(algo, "CartPole-v1", [over], 1500)
     compiled = _compile(algo, "CartPole-v1", static_key(config), budget, 2, None)
-    hlo = compiled.updates.as_text()
-    outs = jax.tree.leaves(compiled.updates.output_shardings)
+    hlo = compiled.chunk.as_text()
+    outs = jax.tree.leaves(compiled.chunk.output_shardings)
     out[name] = {"split": [[e.return_mean for e in s.evals] for s in split.seeds],
                  "whole": [[e.return_mean for e in s.evals] for s in whole.seeds],
                  "collectives": any(op in hlo for op in ("all-reduce", "all-gather", "reduce-scatter", "all-to-all")),
@@ -56,7 +56,7 @@ def test_a_trial_split_over_two_devices_equals_one_device_and_is_partitioned():
         for a, b in zip(split, whole):
             # summation order across devices may differ in the last bits; returns are episode lengths here
             assert max(abs(x - y) for x, y in zip(a, b)) <= 1e-3 * max(1.0, max(map(abs, b))), (algo, a, b)
-        assert out[algo]["collectives"], f"{algo}: no cross-device collective in the compiled updates"
+        assert out[algo]["collectives"], f"{algo}: no cross-device collective in the compiled chunk"
     assert out["ppo"]["partitioned_outputs"] > 0  # PPO's environment states stay split between chunks
     assert out["refusals"] == [
         "num_envs=3 cannot be split evenly over 2 devices; use 2 or 4 (a multiple of 2), or turn sharding off "
