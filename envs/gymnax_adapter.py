@@ -17,6 +17,9 @@ from eggroll_bench.envs.spec import Box, Discrete, EnvSpec
 
 class GymnaxEnv:
     def __init__(self, env_id: str, flatten_obs: bool = False, **param_overrides):
+        from eggroll_bench.envs.deferred_imports import defer_plotting_imports
+
+        defer_plotting_imports()  # gymnax's Pong and Catch import seaborn and pyplot only to draw
         import gymnax  # imported lazily: `eggroll-bench envs` should not pay for every library
 
         self._env, params = gymnax.make(env_id)
