@@ -3,7 +3,7 @@
 Each sweep resumes (finished trials are skipped), so re-running after an interruption, or after
 adding seeds to a sweep file, only runs what is missing. Figures go to `<results>/figures/`.
 
-    --quick                 sweeps/quick.toml (CPU-sized: 3 algorithms x 4 small tasks, ~8 min on 2 cores)
+    --quick                 sweeps/quick.toml (CPU-sized: 3 algorithms x 4 small tasks, 3-8 min on 2 cores)
     --quick --suite paper16 sweeps/paper16_quick.toml (CPU-sized: 3 algorithms x the 16 paper tasks)
     (default)               sweeps/core16.toml, sweeps/marl.toml and sweeps/scaling.toml at GPU budgets
     --suite S               only the sweeps of S: core16, marl, scaling, or paper16 (the paper's 16
