@@ -93,8 +93,8 @@ class Compiled:
     Two executables: `start` and `chunk` (updates, then the evaluation). The evaluation at env step
     0 is a `chunk` call with every row halted, which computes no update: so the evaluation loop is
     traced and compiled once, in one program with the updates. As a third executable of its own it
-    cost one more lowering and compile (about 6% more compile for OpenES on CartPole, same bits);
-    inlined into `start` as well, it was compiled twice."""
+    cost one more lowering and compile (PPO on CartPole compiled in 7.7 s instead of 6.2; the ES
+    about the same; the same bits either way); inlined into `start` as well, it was compiled twice."""
 
     start: Any  # (keys (R, 2), traced values {name: (R,)}) -> RunnerState
     # (RunnerState, traced values, halted (R,)) -> (RunnerState, report): up to `eval_every` updates
