@@ -24,7 +24,7 @@ import types
 
 PLOTTING = ("matplotlib.pyplot", "seaborn")
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: one library's real import may read another's stand-in
 
 
 class _Deferred(types.ModuleType):

@@ -12,17 +12,17 @@ make("CartPole-v1")
 loaded = sorted(m for m in ("scipy.stats", "seaborn.relational", "matplotlib.figure") if m in sys.modules)
 assert not loaded, f"making a gymnax task loaded {loaded}"
 
+from gymnax.environments.misc import pong
+assert len(pong.sns.color_palette("cubehelix", 3)) == 3  # gymnax's binding of seaborn, loaded first
+
 import matplotlib
 matplotlib.use("Agg")
 import gymnax
-from gymnax.environments.bsuite import catch
 env, params = gymnax.make("Catch-bsuite")
 _, state = env.reset(jax.random.PRNGKey(0), params)
 fig, ax = env.render(state, params)  # gymnax's own render, through its binding of pyplot
 assert fig.__class__.__name__ == "Figure" and len(ax.texts) >= 2, (fig, ax.texts)
 
-from gymnax.environments.misc import pong
-assert len(pong.sns.color_palette("cubehelix", 3)) == 3  # gymnax's binding of seaborn
 import seaborn
 import matplotlib.pyplot as plt
 assert seaborn is sys.modules["seaborn"] and type(seaborn).__name__ == "module"  # the real one now
