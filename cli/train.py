@@ -155,7 +155,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"seed {s.seed}: {s.status}  return {ret}  env_steps {s.env_steps:,}  updates {s.updates}{extra}")
     finals = [s.final.return_mean for s in result.seeds if s.final]
     mean = sum(finals) / len(finals) if finals else float("nan")
-    print(f"{result.algo} on {result.env}: final return {mean:.2f} (mean of {len(finals)} seeds) | "
+    seeds = f"{len(finals)} seed" + ("s" if len(finals) != 1 else "")
+    print(f"{result.algo} on {result.env}: final return {mean:.2f} (mean of {seeds}) | "
           f"compile {result.compile_s:.1f}s, run {result.run_s:.1f}s, {result.steps_per_s:,.0f} env steps/s "
           f"on {result.device}")
     if args.out:
