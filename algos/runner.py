@@ -355,7 +355,7 @@ def train_group(algo: str, env: str, seeds: Sequence[int], overrides: Sequence[M
                 hooks: TrialArtifacts | None = None, max_group: int | None = None,
                 memory_fraction: float = 0.5) -> list[TrainResult]:
     """`train_many` in calls small enough for this device: at most `max_group` configurations each,
-    and halved until the compiled updates' and evaluation's memory (arguments, outputs and
+    and halved until the compiled chunk's memory (updates and evaluation: arguments, outputs and
     temporaries, from XLA's own analysis) fits in `memory_fraction` of the device's memory. One
     result per configuration, in order; `hooks.trial_ids` (one per configuration) are split with
     the calls. A group that left a checkpoint (`hooks`) is trained as that group again, so that it
