@@ -106,9 +106,7 @@ class Compiled:
 
     def init(self, keys: jax.Array, values: Mapping[str, jax.Array]) -> tuple[RunnerState, dict]:
         """Every row's initial state and its evaluation at env step 0."""
-        state = self.start(keys, values)
-        state, report = self.chunk(state, values, jnp.ones(keys.shape[0], bool))
-        return state, report
+        return self.chunk(self.start(keys, values), values, jnp.ones(keys.shape[0], bool))
 
 
 def traced_values(config: BaseConfig) -> dict[str, Any]:
