@@ -6,9 +6,16 @@ kernel's OOM killer ends the whole sweep: nothing of the failing trial is record
 recorded as the trial's failure and the sweep goes on. Each child also starts with empty JAX
 caches and gives all of its host (and accelerator) memory back when it exits.
 
-The child is *spawned*, never forked: forking a process that has started JAX's thread pools can
-deadlock. It inherits stdout/stderr, so the trial's progress bar shows as usual, and sends back
-either the `TrainResult` or the text of the exception it raised.
+The child is forked from a *fork server* (`multiprocessing`'s forkserver), never from the sweep
+process: forking a process that has started JAX's thread pools can deadlock, and the fork server
+imports JAX and the runner (`PRELOAD`) but never starts a backend. So a trial starts with its
+imports done instead of paying them (1.5-2 s of CPU each, 4-5 s with jaxmarl) in every process,
+and still starts its own backend, with its own environment, from scratch. The child takes the
+sweep process's environment as it is when the trial starts (the fork server's is as it was when
+the server started); were a `JAX_*` variable, read when JAX is imported, to differ from the
+server's, the trial is spawned instead (a fresh interpreter). The child inherits stdout/stderr, so
+the trial's progress bar shows as usual, and sends back either the `TrainResult` or the text of
+the exception it raised.
 """
 from __future__ import annotations
 
@@ -23,9 +30,30 @@ from typing import Any, Callable
 TrainFn = Callable[..., Any] | str  # a function, or "module:function" imported by the trial process
 
 
+# What the fork server imports once for every trial process: JAX, flax, optax, gymnax's and the
+# runner's modules (jaxmarl is imported by a multi-agent trial itself: a 3 s import most sweeps
+# never need).
+PRELOAD = ("eggroll_bench.algos.runner",)
+_server_jax_env: dict[str, str] | None = None  # the JAX_* variables the fork server started with
+
+
+def _context():
+    """The fork server's context, or spawn's when JAX's import-time settings have changed since the
+    fork server started (a process that imported JAX with other `JAX_*` variables)."""
+    global _server_jax_env
+    jax_env = {k: v for k, v in os.environ.items() if k.startswith("JAX_")}
+    if _server_jax_env is None:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(list(PRELOAD))
+        _server_jax_env = jax_env
+        return ctx
+    return multiprocessing.get_context("forkserver" if jax_env == _server_jax_env else "spawn")
+
+
 def _die_with_parent(parent_pid: int) -> None:
-    """Linux: have the kernel SIGKILL this child when the sweep process dies (killed, crashed), so an
-    interrupted sweep leaves no orphan trial computing results nobody will record."""
+    """Linux: have the kernel SIGKILL this child when its parent dies, so an interrupted sweep leaves
+    no orphan trial computing results nobody will record. The parent is the fork server, which
+    exits when the sweep process does (or the sweep process itself, for a spawned trial)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -58,9 +86,26 @@ def resolve_train(train: TrainFn | str | None) -> TrainFn:
     return train
 
 
-def _child(send, parent_pid: int, train: TrainFn | None, args: tuple, kwargs: dict,
+def _release_fork_server() -> None:
+    """Close this child's copy of the fork server's "alive" pipe. Python hands every process it forks
+    the writing end, so that the process could start processes through the server too; the server
+    exits when every copy is closed. Held here, it would keep the server alive after the sweep
+    process died, and with it this child (whose parent the server is). Trials start no processes
+    through it. (A spawned child has no copy.)"""
+    from multiprocessing import forkserver
+
+    fd = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
+    if fd is not None:
+        os.close(fd)
+        forkserver._forkserver._forkserver_alive_fd = None
+
+
+def _child(send, environment: dict[str, str], train: TrainFn | None, args: tuple, kwargs: dict,
            env: dict[str, str] | None = None, modules: tuple[str, ...] = ()) -> None:
-    _die_with_parent(parent_pid)
+    _release_fork_server()
+    _die_with_parent(os.getppid())
+    os.environ.clear()  # the sweep process's environment now, not the fork server's at its start
+    os.environ.update(environment)
     try:
         prepare_trial_process(env, modules)
         result = resolve_train(train)(*args, **kwargs)
@@ -105,15 +150,15 @@ def describe_exit(exitcode: int | None) -> str:
 
 
 class IsolatedTrial:
-    """One trial running in its own spawned process; `connection` turns readable when it is over
+    """One trial running in its own process (see the module's docstring); `connection` turns readable when it is over
     (a result, an exception, or EOF when the process died), so many can be waited on at once with
     `multiprocessing.connection.wait`."""
 
     def __init__(self, train: TrainFn | None, args: tuple, kwargs: dict, *, env: dict[str, str] | None = None,
                  modules: tuple[str, ...] = ()):
-        ctx = multiprocessing.get_context("spawn")
+        ctx = _context()
         self.connection, send = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=_child, args=(send, os.getpid(), train, args, kwargs, env, tuple(modules)),
+        self.process = ctx.Process(target=_child, args=(send, dict(os.environ), train, args, kwargs, env, tuple(modules)),
                                    name="eggroll-bench-trial")
         self.process.start()
         send.close()  # the child holds the only writer now: its death reads as EOF here

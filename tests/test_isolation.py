@@ -27,6 +27,12 @@ def child_pid_plus(x: int) -> tuple[int, int]:
     return os.getpid(), x + 1
 
 
+def environment_seen(name: str) -> tuple[str | None, bool]:
+    import jax
+
+    return os.environ.get(name), bool(jax.config.jax_enable_x64)
+
+
 def raise_value_error() -> None:
     raise ValueError("bad hparam in the child")
 
@@ -48,6 +54,17 @@ def scripted_train(algo, env, seeds, overrides=None, total_steps=None, progress=
 def test_the_result_comes_back_from_another_process():
     pid, value = run_isolated(child_pid_plus, 41)
     assert value == 42 and pid != os.getpid()
+
+
+def test_a_trial_sees_the_environment_as_it_is_when_the_trial_starts(monkeypatch):
+    """Trial processes fork from a server started with the first trial (sweeps/isolation.py); each
+    must still see the sweep process's environment of the moment, and a `JAX_*` variable changed
+    since (JAX reads those when imported, and the server has imported it) gets a fresh interpreter."""
+    run_isolated(child_pid_plus, 0)  # the fork server runs from here on
+    monkeypatch.setenv("EGGROLL_BENCH_TEST_LATE", "late")
+    assert run_isolated(environment_seen, "EGGROLL_BENCH_TEST_LATE") == ("late", False)
+    monkeypatch.setenv("JAX_ENABLE_X64", "1")
+    assert run_isolated(environment_seen, "EGGROLL_BENCH_TEST_LATE") == ("late", True)
 
 
 def test_an_exception_in_the_child_is_raised_with_its_traceback():
