@@ -767,13 +767,17 @@ def descendants(pid: int) -> set[int]:
 
 
 def trial_process(sweep_pid: int) -> int | None:
-    """The pid of the sweep's running trial process (spawned by multiprocessing), if there is one."""
-    for pid in descendants(sweep_pid):
+    """The pid of the sweep's running trial process, if there is one: a child of the fork server
+    (the sweep process's child that runs multiprocessing.forkserver; sweeps/isolation.py)."""
+    for server in descendants(sweep_pid):
         try:
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return pid
+            if b"multiprocessing.forkserver" not in Path(f"/proc/{server}/cmdline").read_bytes():
+                continue
+            trials = descendants(server)
         except FileNotFoundError:
-            pass
+            continue
+        if trials:
+            return min(trials)
     return None
 
 
