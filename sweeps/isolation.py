@@ -41,6 +41,8 @@ def _context():
     """The fork server's context, or spawn's when JAX's import-time settings have changed since the
     fork server started (a process that imported JAX with other `JAX_*` variables)."""
     global _server_jax_env
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows
+        return multiprocessing.get_context("spawn")
     jax_env = {k: v for k, v in os.environ.items() if k.startswith("JAX_")}
     if _server_jax_env is None:
         ctx = multiprocessing.get_context("forkserver")
