@@ -8,9 +8,9 @@ caches and gives all of its host (and accelerator) memory back when it exits.
 
 The child is forked from a *fork server* (`multiprocessing`'s forkserver), never from the sweep
 process: forking a process that has started JAX's thread pools can deadlock, and the fork server
-imports JAX and the runner (`PRELOAD`) but never starts a backend. So a trial starts with its
-imports done instead of paying them (1.5-2 s of CPU each, 4-5 s with jaxmarl) in every process,
-and still starts its own backend, with its own environment, from scratch. The child takes the
+imports JAX and the runner (`PRELOAD`) but never starts a backend. So a trial starts with those
+imports done instead of paying them in every process (1.3 s each on 2 cores), and still starts
+its own backend, with its own environment, from scratch. The child takes the
 sweep process's environment as it is when the trial starts (the fork server's is as it was when
 the server started); were a `JAX_*` variable, read when JAX is imported, to differ from the
 server's, the trial is spawned instead (a fresh interpreter). The child inherits stdout/stderr, so
@@ -30,9 +30,8 @@ from typing import Any, Callable
 TrainFn = Callable[..., Any] | str  # a function, or "module:function" imported by the trial process
 
 
-# What the fork server imports once for every trial process: JAX, flax, optax, gymnax's and the
-# runner's modules (jaxmarl is imported by a multi-agent trial itself: a 3 s import most sweeps
-# never need).
+# What the fork server imports once for every trial process: JAX, flax, optax and the runner's
+# modules. Environment libraries are imported by the trials that need them.
 PRELOAD = ("eggroll_bench.algos.runner",)
 _server_jax_env: dict[str, str] | None = None  # the JAX_* variables the fork server started with
 
@@ -152,16 +151,16 @@ def describe_exit(exitcode: int | None) -> str:
 
 
 class IsolatedTrial:
-    """One trial running in its own process (see the module's docstring); `connection` turns readable when it is over
-    (a result, an exception, or EOF when the process died), so many can be waited on at once with
-    `multiprocessing.connection.wait`."""
+    """One trial running in its own process (forked or spawned: see the module's docstring);
+    `connection` turns readable when it is over (a result, an exception, or EOF when the process
+    died), so many can be waited on at once with `multiprocessing.connection.wait`."""
 
     def __init__(self, train: TrainFn | None, args: tuple, kwargs: dict, *, env: dict[str, str] | None = None,
                  modules: tuple[str, ...] = ()):
         ctx = _context()
         self.connection, send = ctx.Pipe(duplex=False)
-        self.process = ctx.Process(target=_child, args=(send, dict(os.environ), train, args, kwargs, env, tuple(modules)),
-                                   name="eggroll-bench-trial")
+        self.process = ctx.Process(target=_child, name="eggroll-bench-trial",
+                                   args=(send, dict(os.environ), train, args, kwargs, env, tuple(modules)))
         self.process.start()
         send.close()  # the child holds the only writer now: its death reads as EOF here
 
