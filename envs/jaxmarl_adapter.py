@@ -12,6 +12,8 @@ episodes end only by the time limit, which therefore shows up as `truncated`.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import jax
 import jax.numpy as jnp
 
@@ -34,11 +36,16 @@ MPE_CLASSES = {
 }
 
 
+@lru_cache(maxsize=None)
+def _mpe_package():
+    """jaxmarl.environments.mpe, imported once per process (so its classes stay the same objects)."""
+    return import_past_package_inits("jaxmarl.environments.mpe", ("jaxmarl", "jaxmarl.environments"))
+
+
 def make_jaxmarl(env_id: str, **kwargs):
     """The jaxmarl environment `env_id`, as `jaxmarl.make` builds it."""
     if env_id in MPE_CLASSES:
-        mpe = import_past_package_inits("jaxmarl.environments.mpe", ("jaxmarl", "jaxmarl.environments"))
-        return getattr(mpe, MPE_CLASSES[env_id])(**kwargs)
+        return getattr(_mpe_package(), MPE_CLASSES[env_id])(**kwargs)
     with import_chatter_to_stderr():  # jaxmarl reports which optional environments it found
         import jaxmarl
 
@@ -72,6 +79,14 @@ class JaxMARLEnv:
             agent_names=self.agents,
             valid_actions=() if uniform_actions else tuple(n_actions),
         )
+
+    @property
+    def is_mpe(self) -> bool:
+        """Whether this is one of jaxmarl's MPE tasks (a `SimpleMPE`), told by the class's name and
+        module: an MPE class imported past jaxmarl's package `__init__` is not the class object that
+        a later `import jaxmarl` makes."""
+        return any(c.__name__ == "SimpleMPE" and c.__module__ == "jaxmarl.environments.mpe.simple"
+                   for c in type(self._env).__mro__)
 
     def stack(self, per_agent: dict) -> jax.Array:
         """Per-agent dict -> array stacked on axis 0 (observations zero-padded to the largest)."""

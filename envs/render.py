@@ -76,9 +76,7 @@ def _renderer(env: Env) -> str:
                              f"eggroll-bench that is missing here (pip install 'pygame>=2.6.1')")
         return "gif"
     if isinstance(raw, JaxMARLEnv):
-        from jaxmarl.environments.mpe.simple import SimpleMPE
-
-        if not isinstance(raw._env, SimpleMPE):
+        if not raw.is_mpe:
             raise NoRenderer(f"{env.spec.name}: jaxmarl draws only its MPE tasks")
         return "gif"
     if isinstance(raw, BraxEnv):

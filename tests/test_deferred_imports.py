@@ -54,7 +54,12 @@ from eggroll_bench.envs.registry import all_tasks
 
 registered = [t.name for t in all_tasks() if t.source == "jaxmarl"]
 assert registered and set(registered) <= set(MPE_CLASSES), registered
+from eggroll_bench.envs.registry import make
+from eggroll_bench.envs.render import renderer
+
 light = make_jaxmarl("MPE_simple_spread_v3")
+assert type(make_jaxmarl("MPE_simple_spread_v3")) is type(light)  # imported once per process
+task = make("MPE_simple_spread_v3")
 loaded = sorted(m for m in sys.modules if m.startswith(("jaxmarl", "brax", "mujoco")))
 assert not loaded, f"building an MPE task left {loaded[:5]} imported"
 
@@ -66,6 +71,7 @@ assert {k: made[k] for k in MPE_CLASSES} == MPE_CLASSES, made
 
 real = jaxmarl.make("MPE_simple_spread_v3")
 assert type(light).__name__ == type(real).__name__ and type(light) is not type(real)
+assert renderer(task) == "gif" and task.raw.is_mpe  # still known as MPE by the renderer
 key = jax.random.PRNGKey(3)
 (obs_a, state_a), (obs_b, state_b) = light.reset(key), real.reset(key)
 actions = {a: real.action_space(a).sample(jax.random.fold_in(key, i)) for i, a in enumerate(real.agents)}
