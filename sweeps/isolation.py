@@ -51,10 +51,11 @@ def _context():
     return multiprocessing.get_context("forkserver" if jax_env == _server_jax_env else "spawn")
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def _die_with_parent() -> None:
     """Linux: have the kernel SIGKILL this child when its parent dies, so an interrupted sweep leaves
     no orphan trial computing results nobody will record. The parent is the fork server, which
     exits when the sweep process does (or the sweep process itself, for a spawned trial)."""
+    parent_pid = os.getppid()
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -104,7 +105,7 @@ def _release_fork_server() -> None:
 def _child(send, environment: dict[str, str], train: TrainFn | None, args: tuple, kwargs: dict,
            env: dict[str, str] | None = None, modules: tuple[str, ...] = ()) -> None:
     _release_fork_server()
-    _die_with_parent(os.getppid())
+    _die_with_parent()
     os.environ.clear()  # the sweep process's environment now, not the fork server's at its start
     os.environ.update(environment)
     try:

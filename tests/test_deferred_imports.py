@@ -50,13 +50,11 @@ import re
 import sys
 import jax
 from eggroll_bench.envs.jaxmarl_adapter import MPE_CLASSES, make_jaxmarl
-from eggroll_bench.envs.registry import all_tasks
+from eggroll_bench.envs.registry import all_tasks, make
+from eggroll_bench.envs.render import renderer
 
 registered = [t.name for t in all_tasks() if t.source == "jaxmarl"]
 assert registered and set(registered) <= set(MPE_CLASSES), registered
-from eggroll_bench.envs.registry import make
-from eggroll_bench.envs.render import renderer
-
 light = make_jaxmarl("MPE_simple_spread_v3")
 assert type(make_jaxmarl("MPE_simple_spread_v3")) is type(light)  # imported once per process
 task = make("MPE_simple_spread_v3")
